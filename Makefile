@@ -1,0 +1,37 @@
+# claimdesk — the two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: install run test unit lint typecheck bench chaos clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+## the whole system on the embedded stack, with simulated traffic and the ops page
+run: install
+	$(BIN)/claimdesk up
+
+## the whole test suite (unit + integration on the real broker and Postgres)
+test: install
+	$(BIN)/pytest -q
+
+unit: install
+	$(BIN)/pytest -q tests/unit
+
+lint: install
+	$(BIN)/ruff check workers schemas topics infra tests bench
+
+typecheck: install
+	$(BIN)/mypy workers schemas
+
+bench: install
+	$(BIN)/claimdesk bench
+
+clean:
+	rm -rf $(VENV) .claimdesk .pytest_cache .mypy_cache

@@ -1,0 +1,111 @@
+"""The faust application: one thin agent per input topic plus the background loops.
+
+Agents only turn faust events into :class:`workers.records.Record` batches and hand
+them to a :class:`workers.pipeline.BatchProcessor`; correctness never depends on faust
+offsets (inbox + outbox make every effect idempotent).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import faust
+from topics import INPUT_TOPICS
+
+from workers.pipeline import BatchProcessor, Handler
+from workers.records import Record
+from workers.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+BATCH_MAX = 2000
+BATCH_WITHIN_S = 0.05
+
+
+def create_app(runtime: Runtime, handlers: dict[str, Handler], web_port: int) -> faust.App:
+    """Build the faust app for ``runtime``; nothing connects until the worker starts."""
+    settings = runtime.settings
+    datadir = settings.data_dir / f"faust-{web_port}"
+    datadir.mkdir(parents=True, exist_ok=True)
+    brokers = ";".join(f"kafka://{b.strip()}" for b in settings.bootstrap().split(","))
+    app = faust.App(
+        settings.consumer_group,
+        broker=brokers,
+        processing_guarantee="at_least_once",
+        broker_session_timeout=6.0,
+        broker_heartbeat_interval=1.0,
+        broker_commit_interval=0.5,
+        broker_max_poll_records=5000,
+        stream_buffer_maxsize=131072,
+        consumer_auto_offset_reset="earliest",
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        topic_partitions=runtime.names.partitions,
+        web_enabled=True,
+        web_port=web_port,
+        web_bind="0.0.0.0",
+        web_host="127.0.0.1",
+        datadir=str(datadir),
+        autodiscover=False,
+        store="memory://",
+    )
+    for base in INPUT_TOPICS:
+        _add_agent(app, runtime, base, handlers[base])
+    return app
+
+
+def _add_agent(app: faust.App, runtime: Runtime, base: str, handler: Handler) -> None:
+    name = runtime.names.name(base)
+    topic = app.topic(name, value_type=bytes, key_type=bytes, value_serializer="raw",
+                      key_serializer="raw")
+    pause = _pauser(app, name)
+    holder: dict[str, BatchProcessor] = {}
+
+    async def consume(stream: Any) -> None:
+        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            await runtime.start()
+            processor = holder.get("p")
+            if processor is None:
+                assert runtime.pool is not None and runtime.publisher is not None
+                processor = BatchProcessor(
+                    base, handler, runtime.pool, runtime.publisher, runtime.names,
+                    runtime.metrics, runtime.context, pause=pause,
+                )
+                holder["p"] = processor
+            await processor.process(_records(events))
+            runtime.extras.setdefault("positions", {}).update(_positions(events))
+
+    consume.__name__ = f"consume_{base.replace('-', '_')}"
+    app.agent(topic, name=f"claimdesk.{base}", concurrency=1)(consume)
+
+
+def _records(events: Sequence[Any]) -> list[Record]:
+    out = []
+    for ev in events:
+        msg = ev.message
+        out.append(Record(msg.topic, msg.partition, msg.offset, msg.key, msg.value,
+                          int(msg.timestamp * 1000) if msg.timestamp else None))
+    return out
+
+
+def _positions(events: Sequence[Any]) -> dict[tuple[str, int], tuple[int, float]]:
+    """Last processed (offset, record timestamp) per partition, for lag metrics."""
+    out: dict[tuple[str, int], tuple[int, float]] = {}
+    for ev in events:
+        msg = ev.message
+        out[(msg.topic, msg.partition)] = (msg.offset, float(msg.timestamp or 0.0))
+    return out
+
+
+def _pauser(app: faust.App, topic_name: str) -> Callable[[bool], Any]:
+    async def pause(on: bool) -> None:
+        consumer = app.consumer
+        tps = [tp for tp in consumer.assignment() if tp.topic == topic_name]
+        if on:
+            consumer.pause_partitions(tps)
+        else:
+            consumer.resume_partitions(tps)
+
+    return pause

@@ -1,0 +1,24 @@
+"""What handlers need besides the connection: policy, topic names, an injected clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from topics import TopicNames
+
+
+def utc_now() -> datetime:
+    """The real wall clock (tests inject their own)."""
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class HandlerContext:
+    """Read-only dependencies of the batch handlers."""
+
+    names: TopicNames
+    policy: Any = None  # workers.rules.policy.PolicyBook
+    clock: Callable[[], datetime] = field(default=utc_now)

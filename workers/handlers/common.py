@@ -1,0 +1,117 @@
+"""Pieces every batch handler uses: inbox claim, timeline rows, subject locks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from workers.records import Incoming
+
+ROUTING_LOCK = "routing"
+
+
+async def claim_inbox(conn: Any, topic: str, items: Sequence[Incoming]) -> list[bool]:
+    """Record each (source, id) in the inbox; True where the event is new.
+
+    Within one batch the first occurrence of an identity wins.
+    """
+    seen: set[tuple[str, str]] = set()
+    firsts: list[tuple[str, str]] = []
+    for item in items:
+        ident = (item.source, item.event_id)
+        if ident not in seen:
+            seen.add(ident)
+            firsts.append(ident)
+    cur = await conn.execute(
+        "INSERT INTO inbox (source, event_id, topic)"
+        " SELECT s, i, %s FROM unnest(%s::text[], %s::text[]) AS u(s, i)"
+        " ON CONFLICT DO NOTHING RETURNING source, event_id",
+        (topic, [s for s, _ in firsts], [i for _, i in firsts]),
+    )
+    fresh = {(r[0], r[1]) for r in await cur.fetchall()}
+    out = []
+    for item in items:
+        ident = (item.source, item.event_id)
+        out.append(ident in fresh)
+        fresh.discard(ident)
+    return out
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One row of ``rm_case_timeline`` (no PII: the detail is our own wording)."""
+
+    case_id: str | None
+    complaint_id: str | None
+    event_type: str
+    event_time: datetime
+    source: str
+    event_id: str
+    outcome: str
+    detail: str | None = None
+
+
+def timeline_row(item: Incoming, outcome: str, detail: str | None = None) -> TimelineRow:
+    """The timeline row of an input event."""
+    data = item.event.data
+    return TimelineRow(
+        case_id=getattr(data, "case_id", None),
+        complaint_id=getattr(data, "complaint_id", None),
+        event_type=item.event.type,
+        event_time=data.data_time,
+        source=item.source,
+        event_id=item.event_id,
+        outcome=outcome,
+        detail=detail,
+    )
+
+
+async def write_timeline(conn: Any, rows: Iterable[TimelineRow]) -> None:
+    """Insert timeline rows in one statement."""
+    rows = list(rows)
+    if not rows:
+        return
+    cols = list(zip(*[
+        (r.case_id, r.complaint_id, r.event_type, r.event_time, r.source, r.event_id, r.outcome,
+         r.detail) for r in rows
+    ], strict=True))
+    await conn.execute(
+        "INSERT INTO case_timeline (case_id, complaint_id, event_type, event_time, source,"
+        " event_id, outcome, detail) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[],"
+        " %s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::text[])",
+        [list(c) for c in cols],
+    )
+
+
+async def lock_subjects(conn: Any, keys: Iterable[str]) -> None:
+    """Take transaction-level advisory locks on subjects, in one global order.
+
+    Every handler locks its subjects (``case:<id>``, ``complaint:<id>``, ``routing``)
+    through here, sorted by lock key, so concurrent workers never deadlock on them and
+    a check-then-park never races the arrival of the case it waits for.
+    """
+    unique = sorted(set(keys))
+    if unique:
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(x, 7) AS k"
+            " FROM unnest(%s::text[]) AS x ORDER BY 1) AS s",
+            (unique,),
+        )
+
+
+async def record_data_quality(
+    conn: Any, rows: Sequence[tuple[str, str, str, str | None, str | None, str | None, str,
+                                    datetime | None]],
+) -> None:
+    """Insert data-quality registry rows: (kind, subject_type, subject_id, event_type,
+    source, event_id, detail, data_time); the same issue for the same event is kept once."""
+    if rows:
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO data_quality (kind, subject_type, subject_id, event_type, source,"
+                " event_id, detail, data_time) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                list(rows),
+            )

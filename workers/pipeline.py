@@ -1,0 +1,179 @@
+"""The one error policy around a batch of records.
+
+decode → validate → apply the batch in ONE transaction (inbox + read models + outbox)
+→ dead-letter the invalid ones → only then return (faust acks after we return).
+
+- invalid input → ``<topic>.DLT`` with SPEC §6 headers;
+- a Postgres data error (SQLSTATE 22/23) or an unexpected error in a handler →
+  the batch is re-applied one event per transaction to find the culprit, which
+  goes to the DLT as ``unprocessable``; the others are applied;
+- a transient failure (Postgres or broker down) → retry with backoff, after
+  ``pause_after`` attempts pause the partitions (the consumer keeps polling) and
+  keep retrying; never skip, never dead-letter, never raise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from infra.db import is_data_error, is_transient, unit_of_work
+from infra.kafka import OutRecord
+from infra.metrics import Metrics
+from psycopg_pool import AsyncConnectionPool
+from topics import TopicNames
+
+from workers.decode import decode_record, dlt_headers, dlt_value
+from workers.records import DeadLetter, Incoming, Record
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Any, Sequence[Incoming], Any], Awaitable[list[str]]]
+
+
+class Publisher(Protocol):
+    """Publishes records and waits for their acks."""
+
+    async def publish(self, records: Sequence[OutRecord]) -> None: ...
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with a cap; ``pause_after`` attempts before pausing partitions."""
+
+    first_s: float = 0.1
+    max_s: float = 5.0
+    pause_after: int = 5
+
+
+@dataclass
+class BatchProcessor:
+    """Applies batches of one input topic with the error policy above."""
+
+    base: str
+    handler: Handler
+    pool: AsyncConnectionPool
+    publisher: Publisher
+    names: TopicNames
+    metrics: Metrics
+    context: Any
+    pause: Callable[[bool], Awaitable[None]] | None = None
+    backoff: Backoff = field(default_factory=Backoff)
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+
+    async def process(self, records: Sequence[Record]) -> None:
+        """Apply ``records`` (one partition or several); returns only when all are settled."""
+        started = time.perf_counter()
+        valid: list[Incoming] = []
+        dead: list[DeadLetter] = []
+        for rec in records:
+            item = decode_record(self.base, rec)
+            (valid if isinstance(item, Incoming) else dead).append(item)  # type: ignore[arg-type]
+        if valid:
+            outcomes, unprocessable = await self._retrying("apply", lambda: self._apply(valid))
+            dead.extend(unprocessable)
+            self._count_applied(valid, outcomes)
+        if dead:
+            await self._retrying("dead-letter", lambda: self._dead_letter(dead))
+            self.metrics.events_total.labels(self.base, "dead_lettered").inc(len(dead))
+        elapsed = time.perf_counter() - started
+        self.metrics.batch_size.labels(self.base).observe(len(records))
+        if records:
+            per_event = elapsed / len(records)
+            hist = self.metrics.event_processing_seconds.labels(self.base)
+            for _ in records:
+                hist.observe(per_event)
+
+    async def _apply(self, valid: list[Incoming]) -> tuple[dict[int, str], list[DeadLetter]]:
+        try:
+            return await self._apply_in_one_transaction(valid), []
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.warning(
+                "%s: batch of %d failed (%s); applying one event per transaction",
+                self.base, len(valid), _describe(exc),
+            )
+        outcomes: dict[int, str] = {}
+        dead: list[DeadLetter] = []
+        for item in valid:
+            try:
+                outcomes.update(await self._apply_in_one_transaction([item]))
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                log.error(
+                    "%s: event at partition %d offset %d unprocessable: %s",
+                    self.base, item.record.partition, item.record.offset, _describe(exc),
+                )
+                dead.append(DeadLetter(item.record, "unprocessable", _describe(exc)))
+        return outcomes, dead
+
+    async def _apply_in_one_transaction(self, items: list[Incoming]) -> dict[int, str]:
+        async with unit_of_work(self.pool) as uow:
+            outcomes = await self.handler(uow.conn, items, self.context)
+            await uow.commit()
+        return {id(item): outcome for item, outcome in zip(items, outcomes, strict=True)}
+
+    async def _dead_letter(self, dead: list[DeadLetter]) -> None:
+        target = self.names.dlt(self.base)
+        await self.publisher.publish(
+            [OutRecord(target, d.record.key, dlt_value(d), dlt_headers(d)) for d in dead]
+        )
+        for d in dead:
+            log.warning(
+                "dead-lettered %s[%d]@%d to %s: %s: %s",
+                d.record.topic, d.record.partition, d.record.offset, target, d.code, d.message,
+            )
+
+    async def _retrying(self, what: str, action: Callable[[], Awaitable[Any]]) -> Any:
+        delay = self.backoff.first_s
+        attempt = 0
+        paused = False
+        while True:
+            try:
+                result = await action()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                attempt += 1
+                self.metrics.transient_errors_total.labels(component=self.base).inc()
+                log.warning(
+                    "%s %s: transient failure (%s), attempt %d, retrying in %.1f s",
+                    self.base, what, _describe(exc), attempt, delay,
+                )
+                if attempt >= self.backoff.pause_after and not paused and self.pause:
+                    log.warning("%s: pausing partitions until the dependency recovers", self.base)
+                    await self.pause(True)
+                    paused = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.backoff.max_s)
+                continue
+            if paused and self.pause:
+                log.info("%s: dependency recovered, resuming partitions", self.base)
+                await self.pause(False)
+            return result
+
+    def _count_applied(self, valid: list[Incoming], outcomes: dict[int, str]) -> None:
+        now = self.clock()
+        age = self.metrics.event_age_seconds.labels(self.base)
+        counts: dict[str, int] = {}
+        for item in valid:
+            outcome = outcomes.get(id(item))
+            if outcome is None:
+                continue  # dead-lettered as unprocessable
+            counts[outcome] = counts.get(outcome, 0) + 1
+            age.observe(max(0.0, (now - item.event.data.data_time).total_seconds()))
+        for outcome, n in counts.items():
+            self.metrics.events_total.labels(self.base, outcome).inc(n)
+
+
+def _describe(exc: BaseException) -> str:
+    """Exception class and SQLSTATE only: messages can quote values (PII)."""
+    state = getattr(exc, "sqlstate", None)
+    return f"{type(exc).__name__}" + (f" (SQLSTATE {state})" if state else "")

@@ -1,0 +1,45 @@
+"""Broker-neutral record types that flow through the pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Record:
+    """One consumed Kafka record (independent of faust/aiokafka types)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A record whose value validated against its topic's envelope model."""
+
+    record: Record
+    event: Any  # a schemas envelope (CaseReportedEvent, ...)
+
+    @property
+    def source(self) -> str:
+        """CloudEvents source."""
+        return str(self.event.source)
+
+    @property
+    def event_id(self) -> str:
+        """CloudEvents id."""
+        return str(self.event.id)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record that goes to its topic's DLT, with the reason (never a value)."""
+
+    record: Record
+    code: str
+    message: str

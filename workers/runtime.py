@@ -1,0 +1,81 @@
+"""Process-wide resources of a worker, started lazily inside the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.db import open_pool
+from infra.kafka import AsyncPublisher
+from infra.metrics import Metrics
+from infra.settings import Settings
+from psycopg_pool import AsyncConnectionPool
+from topics import TopicNames
+
+from workers.context import HandlerContext
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Pool, publisher, metrics and context shared by every agent and timer of a process."""
+
+    settings: Settings
+    names: TopicNames
+    metrics: Metrics
+    context: HandlerContext
+    pool: AsyncConnectionPool | None = None
+    publisher: AsyncPublisher | None = None
+    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+    ready: bool = False
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def start(self) -> None:
+        """Open the pool and the publisher once; retries until both dependencies answer."""
+        async with self._lock:
+            if self.ready:
+                return
+            delay = 0.2
+            while True:
+                try:
+                    if self.pool is None:
+                        self.pool = await open_pool(self.settings.dsn())
+                    async with self.pool.connection(timeout=10) as conn:
+                        await conn.execute("SELECT 1")
+                    if self.publisher is None:
+                        publisher = AsyncPublisher(self.settings.bootstrap(), "claimdesk-worker")
+                        await publisher.start()
+                        self.publisher = publisher
+                    self.ready = True
+                    return
+                except Exception as exc:
+                    log.warning(
+                        "waiting for Postgres and the broker (%s); retrying in %.1f s",
+                        type(exc).__name__, delay,
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+
+    async def stop(self) -> None:
+        """Close the publisher and the pool."""
+        self.stop_event.set()
+        if self.publisher is not None:
+            await self.publisher.stop()
+        if self.pool is not None:
+            await self.pool.close()
+        self.ready = False
+
+    async def healthy(self) -> bool:
+        """Connected to Postgres and the broker right now."""
+        if not self.ready or self.pool is None:
+            return False
+        try:
+            async with self.pool.connection(timeout=2) as conn:
+                await conn.execute("SELECT 1")
+        except Exception:
+            return False
+        return True

@@ -1,0 +1,35 @@
+"""HTTP pages served on the metrics port: ``/metrics``, ``/healthz`` and the ops page ``/``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from workers.runtime import Runtime
+
+OpsPage = Callable[[Runtime], Awaitable[str]]
+
+
+def add_pages(app: faust.App, runtime: Runtime, ops_page: OpsPage | None = None) -> None:
+    """Register the pages on faust's web server (one port per process)."""
+
+    @app.page("/metrics")
+    async def metrics(self: Any, request: Any) -> Any:
+        return self.bytes(
+            generate_latest(runtime.metrics.registry), content_type=CONTENT_TYPE_LATEST
+        )
+
+    @app.page("/healthz")
+    async def healthz(self: Any, request: Any) -> Any:
+        ok = await runtime.healthy()
+        return self.text("ok\n" if ok else "starting\n", status=200 if ok else 503)
+
+    if ops_page is not None:
+        page = ops_page
+
+        @app.page("/")
+        async def index(self: Any, request: Any) -> Any:
+            return self.html(await page(runtime))
