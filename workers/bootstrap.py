@@ -8,15 +8,26 @@ from contextlib import contextmanager
 from typing import Any
 
 from infra.embedded import EmbeddedStack, free_port
+from infra.errors import ConfigError
 from infra.metrics import build_metrics
 from infra.outbox import run_relay
 from infra.settings import Settings
 from prometheus_client import REGISTRY
-from topics import INPUT_TOPICS, TopicNames
+from topics import (
+    CASE_REPORTED,
+    COMPLAINT_FILED,
+    DISPATCH_REQUESTED,
+    REVIEW_COMPLETED,
+    TopicNames,
+)
 
 from workers.app import create_app
 from workers.context import HandlerContext
-from workers.handlers.timeline import record_events
+from workers.handlers.cases import apply_case_reported_batch
+from workers.handlers.complaints import apply_complaint_filed_batch
+from workers.handlers.dispatches import apply_dispatch_requested_batch
+from workers.handlers.reviews import apply_review_completed_batch
+from workers.rules.policy import PolicyBook, parse_policy_toml
 from workers.pipeline import Handler
 from workers.runtime import Runtime
 from workers.web import add_pages
@@ -41,7 +52,26 @@ def connections(settings: Settings) -> Iterator[Settings]:
 
 def handlers() -> dict[str, Handler]:
     """The batch handler of each input topic."""
-    return {base: record_events for base in INPUT_TOPICS}
+    return {
+        CASE_REPORTED: apply_case_reported_batch,
+        DISPATCH_REQUESTED: apply_dispatch_requested_batch,
+        REVIEW_COMPLETED: apply_review_completed_batch,
+        COMPLAINT_FILED: apply_complaint_filed_batch,
+    }
+
+
+def load_policy(settings: Settings) -> PolicyBook:
+    """The policy book: built-in defaults, overridden by ``CLAIMDESK_POLICY_FILE``."""
+    if settings.policy_file is None:
+        return PolicyBook()
+    try:
+        text = settings.policy_file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"CLAIMDESK_POLICY_FILE {settings.policy_file}: {exc}") from exc
+    try:
+        return parse_policy_toml(text)
+    except ValueError as exc:
+        raise ConfigError(f"CLAIMDESK_POLICY_FILE {settings.policy_file}: {exc}") from exc
 
 
 def build_runtime(settings: Settings, registry: Any = REGISTRY) -> Runtime:
@@ -51,7 +81,7 @@ def build_runtime(settings: Settings, registry: Any = REGISTRY) -> Runtime:
         settings=settings,
         names=names,
         metrics=build_metrics(registry),
-        context=HandlerContext(names=names),
+        context=HandlerContext(names=names, policy=load_policy(settings)),
     )
 
 

@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 from pydantic import ValidationError
-from schemas import INPUT_EVENTS
+from schemas import INPUT_EVENTS, describe_errors
 
 from workers.records import DeadLetter, Incoming, Record
 
 MAX_VALUE_BYTES = 1024 * 1024
-_MAX_MESSAGE = 900
-
-
-def describe_errors(exc: ValidationError) -> str:
-    """``loc: msg`` for each error; pydantic messages name the rule, never the input value."""
-    parts = []
-    for err in exc.errors(include_url=False, include_input=False, include_context=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "(event)"
-        parts.append(f"{loc}: {err['msg']}")
-    text = "; ".join(parts)
-    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
 
 
 def decode_record(base: str, record: Record) -> Incoming | DeadLetter:

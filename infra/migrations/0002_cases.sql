@@ -26,6 +26,7 @@ CREATE TABLE cases (
     updated_at         timestamptz NOT NULL,
     source             text NOT NULL,
     event_id           text NOT NULL,
+    data_hash          text NOT NULL,
     CONSTRAINT cases_status CHECK (status IN ('reported', 'dispatched', 'surveyed', 'initial_review',
         'second_review', 'joint_review', 'documents_pending', 'approved', 'rejected'))
 );
@@ -64,7 +65,8 @@ CREATE TABLE dispatches (
     closed_at             timestamptz,
     closed_by_review      text,
     source                text,
-    event_id              text
+    event_id              text,
+    data_hash             text
 );
 CREATE INDEX dispatches_case_idx ON dispatches (case_id);
 CREATE INDEX dispatches_open_load ON dispatches (adjuster_id) WHERE status = 'assigned';
@@ -84,7 +86,8 @@ CREATE TABLE reviews (
     completed_at      timestamptz NOT NULL,
     outcome           text NOT NULL,
     source            text NOT NULL,
-    event_id          text NOT NULL
+    event_id          text NOT NULL,
+    data_hash         text NOT NULL
 );
 CREATE INDEX reviews_case_idx ON reviews (case_id);
 
@@ -102,8 +105,10 @@ CREATE TABLE complaints (
     filed_at            timestamptz NOT NULL,
     due_at              timestamptz NOT NULL,
     closed_at           timestamptz,
+    closed_by_review    text,
     source              text NOT NULL,
-    event_id            text NOT NULL
+    event_id            text NOT NULL,
+    data_hash           text NOT NULL
 );
 CREATE INDEX complaints_open_idx ON complaints (case_id, category) WHERE status = 'open';
 CREATE INDEX complaints_filed_idx ON complaints (filed_at);
@@ -144,6 +149,7 @@ CREATE TABLE sla_clocks (
     province      text,
     started_at    timestamptz NOT NULL,
     window_s      double precision NOT NULL,
+    warn_s        double precision NOT NULL,
     paused_s      double precision NOT NULL DEFAULT 0,
     paused_since  timestamptz,
     due_at        timestamptz NOT NULL,

@@ -1,0 +1,179 @@
+"""SLA clock windows, pause/resume arithmetic and deterministic marks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from workers.rules.policy import Policy
+from workers.rules.sla import (
+    Clock,
+    ClockTimes,
+    Marks,
+    final_marks_on_stop,
+    marks_due,
+    pause,
+    resume,
+    start_clock,
+    window_for,
+)
+
+CST = timezone(timedelta(hours=8))
+T0 = datetime(2026, 11, 21, 8, 0, tzinfo=CST)
+H = timedelta(hours=1)
+US = timedelta(microseconds=1)
+
+
+def clock10h() -> ClockTimes:
+    """A 10 h window: warn at 8 h, due at 10 h."""
+    return start_clock(T0, 10 * H, Decimal("0.8"))
+
+
+@pytest.mark.parametrize(
+    ("clock", "urgency", "expected"),
+    [
+        (Clock.DISPATCH, None, timedelta(minutes=30)),
+        (Clock.SURVEY, "urgent", 4 * H),
+        (Clock.SURVEY, "normal", 24 * H),
+        (Clock.INITIAL_REVIEW, None, 72 * H),
+        (Clock.SECOND_REVIEW, None, 48 * H),
+        (Clock.JOINT_REVIEW, None, 120 * H),
+        (Clock.DETERMINATION, None, 720 * H),
+        (Clock.COMPLAINT, "urgent", 360 * H),  # urgency ignored off the survey clock
+    ],
+)
+def test_window_for(clock: Clock, urgency: str | None, expected: timedelta) -> None:
+    assert window_for(clock, Policy(), urgency) == expected
+
+
+@pytest.mark.parametrize("urgency", [None, "URGENT", "high"])
+def test_survey_window_needs_urgency(urgency: str | None) -> None:
+    with pytest.raises(ValueError, match="urgency"):
+        window_for(Clock.SURVEY, Policy(), urgency)
+
+
+def test_start_clock_rejects_empty_window() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        start_clock(T0, timedelta(0), Decimal("0.8"))
+
+
+def test_due_and_warn_instants() -> None:
+    c = clock10h()
+    assert c.due_at == c.breach_at == T0 + 10 * H
+    assert c.warn_at == T0 + 8 * H
+    survey = start_clock(T0, 4 * H, Decimal("0.8"))
+    assert survey.warn_at == T0 + timedelta(hours=3, minutes=12)
+
+
+def test_pause_resume_adds_paused_time() -> None:
+    c = pause(clock10h(), T0 + 2 * H)
+    assert c.paused
+    c = resume(c, T0 + 5 * H)
+    assert not c.paused
+    assert c.paused_total == 3 * H
+    assert c.due_at == T0 + 13 * H
+    assert c.warn_at == T0 + 11 * H
+    c = resume(pause(c, T0 + 6 * H), T0 + 6 * H + timedelta(minutes=30))
+    assert c.paused_total == 3 * H + timedelta(minutes=30)
+
+
+def test_double_pause_and_resume_are_noops() -> None:
+    c = pause(clock10h(), T0 + H)
+    assert pause(c, T0 + 2 * H) == c
+    running = clock10h()
+    assert resume(running, T0 + H) == running
+
+
+def test_resume_before_pause_counts_nothing() -> None:
+    c = resume(pause(clock10h(), T0 + 2 * H), T0 + H)
+    assert c.paused_total == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (T0 + 8 * H - US, Marks()),
+        (T0 + 8 * H, Marks()),  # exactly at 80 %: not passed yet
+        (T0 + 8 * H + US, Marks(T0 + 8 * H, None)),
+        (T0 + 10 * H, Marks(T0 + 8 * H, None)),  # exactly due: on time
+        (T0 + 10 * H + US, Marks(T0 + 8 * H, T0 + 10 * H)),
+        (T0 + 100 * H, Marks(T0 + 8 * H, T0 + 10 * H)),
+    ],
+)
+def test_marks_due_edges(now: datetime, expected: Marks) -> None:
+    assert marks_due(clock10h(), now) == expected
+
+
+def test_marks_due_flags() -> None:
+    marks = marks_due(clock10h(), T0 + 9 * H)
+    assert (marks.warn, marks.breach) == (True, False)
+
+
+def test_no_progress_while_paused() -> None:
+    c = pause(clock10h(), T0 + 7 * H)
+    assert marks_due(c, T0 + 50 * H) == Marks()
+
+
+def test_marks_shift_with_paused_time() -> None:
+    c = resume(pause(clock10h(), T0 + 2 * H), T0 + 5 * H)  # 3 h paused
+    assert marks_due(c, T0 + 11 * H) == Marks()
+    assert marks_due(c, T0 + 12 * H) == Marks(T0 + 11 * H, None)
+    assert marks_due(c, T0 + 14 * H) == Marks(T0 + 11 * H, T0 + 13 * H)
+
+
+def test_warn_before_pause_stays_at_its_true_instant() -> None:
+    # Warned at 8 h, paused at 9 h for 5 h, resumed: warn_at moves, the mark does not.
+    c = resume(pause(clock10h(), T0 + 9 * H), T0 + 14 * H)
+    assert c.warned_at == T0 + 8 * H
+    assert c.warn_at == T0 + 13 * H
+    assert marks_due(c, T0 + 20 * H) == Marks(T0 + 8 * H, T0 + 15 * H)
+    assert final_marks_on_stop(c, T0 + 14 * H + 30 * timedelta(minutes=1)) == Marks(T0 + 8 * H)
+
+
+@pytest.mark.parametrize(
+    ("stopped_at", "expected"),
+    [
+        (T0 + H, Marks()),
+        (T0 + 8 * H, Marks()),
+        (T0 + 8 * H + US, Marks(T0 + 8 * H)),
+        (T0 + 10 * H, Marks(T0 + 8 * H)),
+        (T0 + 10 * H + US, Marks(T0 + 8 * H, T0 + 10 * H)),
+        (T0 - H, Marks()),  # stop before start (out-of-order data)
+    ],
+)
+def test_final_marks_on_stop(stopped_at: datetime, expected: Marks) -> None:
+    assert final_marks_on_stop(clock10h(), stopped_at) == expected
+
+
+def test_sweeper_ahead_of_data_is_withdrawn_on_stop() -> None:
+    # The sweeper (wall clock) marked warn and breach; the data says the clock
+    # stopped at 9 h, so only the warning is kept — same as a replay.
+    swept = marks_due(clock10h(), T0 + 11 * H)
+    c = ClockTimes(
+        T0, 10 * H, Decimal("0.8"), warned_at=swept.warned_at, breached_at=swept.breached_at
+    )
+    assert final_marks_on_stop(c, T0 + 9 * H) == Marks(T0 + 8 * H)
+    assert final_marks_on_stop(c, T0 + 7 * H) == Marks()
+
+
+def test_sweeper_ahead_of_data_is_withdrawn_on_pause() -> None:
+    c = ClockTimes(T0, 10 * H, Decimal("0.8"), warned_at=T0 + 8 * H)
+    paused = pause(c, T0 + 7 * H)
+    assert paused.marks == Marks()
+    resumed = resume(paused, T0 + 9 * H)
+    assert marks_due(resumed, T0 + 11 * H) == Marks(T0 + 10 * H)
+
+
+def test_stop_while_paused_uses_pause_instant() -> None:
+    c = pause(clock10h(), T0 + 9 * H)
+    assert final_marks_on_stop(c, T0 + 30 * H) == Marks(T0 + 8 * H)
+
+
+def test_documents_pending_round_trip_matches_spec_example() -> None:
+    # initial_review 72 h: paused 24 h by documents_requested, decided 90 h after start.
+    c = start_clock(T0, 72 * H, Decimal("0.8"))
+    c = resume(pause(c, T0 + 10 * H), T0 + 34 * H)
+    assert c.due_at == T0 + 96 * H
+    assert final_marks_on_stop(c, T0 + 90 * H) == Marks(T0 + (57.6 + 24) * H)

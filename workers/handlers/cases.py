@@ -1,0 +1,126 @@
+"""``case-reported``: create cases, split PII, start clocks, apply parked reviews."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from schemas import CaseReported
+
+from workers.context import HandlerContext
+from workers.handlers.common import claim_inbox, lock_subjects, timeline_row
+from workers.handlers.effects import CaseRow, ClockOp, Effects, data_hash, flush
+from workers.handlers.parking import take_parked
+from workers.handlers.review_apply import add_clock_ops, apply_case_review
+from workers.records import Incoming
+from workers.rules.case_lifecycle import CaseStatus, apply_case_reported, on_dispatch_requested
+from workers.rules.masking import mask_policy_no
+
+
+async def apply_case_reported_batch(
+    conn: Any, items: Sequence[Incoming], ctx: HandlerContext
+) -> list[str]:
+    """Apply a batch of case.reported events; one outcome per event."""
+    fresh = await claim_inbox(conn, "case-reported", items)
+    todo = [(n, i) for n, (i, f) in enumerate(zip(items, fresh, strict=True)) if f]
+    outcomes = ["applied" if f else "duplicate" for f in fresh]
+    await lock_subjects(conn, [f"case:{i.event.data.case_id}" for _, i in todo])
+    ids = {i.event.data.case_id for _, i in todo}
+    known = await _known_hashes(conn, ids)
+    fx = Effects()
+    new: list[Incoming] = []
+    for n, item in todo:
+        data: CaseReported = item.event.data
+        digest = data_hash(data)
+        if data.case_id in known:
+            outcomes[n] = "duplicate"
+            _duplicate(fx, item, digest != known[data.case_id])
+            continue
+        known[data.case_id] = digest
+        new.append(item)
+    await _insert_cases(conn, new)
+    dispatched = await _first_dispatches(conn, {i.event.data.case_id for i in new})
+    for item in new:
+        _start_case(fx, item, dispatched.get(item.event.data.case_id), ctx)
+    for facts in await take_parked(conn, "case", set(fx.cases)):
+        outcome = await apply_case_review(conn, facts, fx.cases[str(facts.case_id)], ctx, fx)
+        fx.reviews[facts.review_id] = facts.row(outcome)
+        fx.unparked.append((facts.source, facts.event_id))
+    await flush(conn, fx)
+    return outcomes
+
+
+def _duplicate(fx: Effects, item: Incoming, differs: bool) -> None:
+    data = item.event.data
+    fx.timeline.append(timeline_row(item, "duplicate", "case_id already reported"))
+    if differs:
+        fx.dq("conflicting_duplicate", "case", data.case_id,
+              "case.reported for a known case_id with different data", item.event.type,
+              item.source, item.event_id, data.data_time)
+
+
+async def _known_hashes(conn: Any, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    cur = await conn.execute(
+        "SELECT case_id, data_hash FROM cases WHERE case_id = ANY(%s)", (list(ids),))
+    return {r[0]: r[1] for r in await cur.fetchall()}
+
+
+async def _first_dispatches(conn: Any, ids: set[str]) -> dict[str, Any]:
+    """Dispatches that arrived before their case: the first requested_at per case."""
+    if not ids:
+        return {}
+    cur = await conn.execute(
+        "SELECT case_id, min(requested_at) FROM dispatches WHERE case_id = ANY(%s)"
+        " AND requested_at IS NOT NULL GROUP BY case_id", (list(ids),))
+    return {r[0]: r[1] for r in await cur.fetchall()}
+
+
+async def _insert_cases(conn: Any, new: list[Incoming]) -> None:
+    if not new:
+        return
+    rows = []
+    for item in new:
+        d: CaseReported = item.event.data
+        inc = d.incident
+        rows.append((
+            d.case_id, d.insurer, d.report_no, mask_policy_no(d.policy_no), d.line.value,
+            d.channel.value, inc.province, inc.city, inc.district, inc.cause, "reported",
+            "survey", d.cat_code, d.cat_code is not None, d.loss.injuries,
+            d.loss.estimated_amount, d.reported_at, inc.occurred_at, d.reported_at,
+            item.source, item.event_id, data_hash(d),
+        ))
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO cases (case_id, insurer, report_no, policy_no_masked, line, channel,"
+            " province, city, district, cause, status, stage, cat_code, cat_mode, injuries,"
+            " estimated_amount, reported_at, occurred_at, updated_at, source, event_id,"
+            " data_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+            " %s, %s, %s, %s, %s, %s, %s)", rows)
+
+
+def _start_case(fx: Effects, item: Incoming, first_dispatch: Any, ctx: HandlerContext) -> None:
+    d: CaseReported = item.event.data
+    inc = d.incident
+    t = apply_case_reported(d.loss.injuries, d.cat_code is not None)
+    case = CaseRow(d.case_id, d.insurer, d.line.value, inc.province, inc.city, d.report_no,
+                   d.cat_code, t.state, updated_at=d.reported_at)
+    fx.cases[d.case_id] = case
+    policy = ctx.policy.for_case(d.insurer, d.line.value)
+    add_clock_ops(fx, case, t.clocks, d.reported_at, policy)
+    if first_dispatch is not None:
+        dispatched = on_dispatch_requested(case.state)
+        case.state = dispatched.state
+        case.dirty = case.state.status is not CaseStatus.REPORTED
+        add_clock_ops(fx, case, dispatched.clocks, max(first_dispatch, d.reported_at), policy)
+    fx.vault("case", d.case_id, item.source, item.event_id, {
+        "policy_no": d.policy_no, "incident_address": inc.address,
+        "incident_description": inc.description, "reporter_name": d.reporter.name,
+        "reporter_phone": d.reporter.phone, "insured_name": d.insured.name,
+        "insured_id_number": d.insured.id_number,
+    })
+    fx.timeline.append(timeline_row(item, "applied"))
+
+
+__all__ = ["ClockOp", "apply_case_reported_batch"]

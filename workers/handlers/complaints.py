@@ -1,0 +1,159 @@
+"""``complaint-filed`` and complaint-stage reviews (SPEC §4.7): registry, owner, merge,
+15-day clock, closing review. Complaints never wait for a case."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from schemas import ComplaintFiled
+
+from workers.context import HandlerContext
+from workers.handlers.common import claim_inbox, lock_subjects, timeline_row
+from workers.handlers.effects import ClockOp, Effects, data_hash, flush
+from workers.handlers.parking import take_parked
+from workers.handlers.review_apply import ReviewFacts
+from workers.records import Incoming
+from workers.rules.complaints import ComplaintRef, complaint_due_at, complaint_owner, should_merge
+from workers.rules.sla import Clock
+
+
+@dataclass
+class ComplaintRow:
+    """The mutable part of a complaint."""
+
+    complaint_id: str
+    case_id: str | None
+    category: str
+    status: str
+    merged_into: str | None
+    filed_at: datetime
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    dirty: bool = False
+
+
+async def load_complaints(conn: Any, ids: set[str]) -> dict[str, ComplaintRow]:
+    """Known complaints among ``ids``."""
+    if not ids:
+        return {}
+    cur = await conn.execute(
+        "SELECT complaint_id, case_id, category, status, merged_into, filed_at, closed_at"
+        " FROM complaints WHERE complaint_id = ANY(%s)", (list(ids),))
+    return {r[0]: ComplaintRow(*r) for r in await cur.fetchall()}
+
+
+def apply_complaint_review(facts: ReviewFacts, complaints: dict[str, ComplaintRow],
+                           fx: Effects) -> str:
+    """Close the complaint (or the one it was merged into) with an upheld/dismissed review."""
+    row = complaints[str(facts.complaint_id)]
+    target = complaints.get(row.merged_into or "", row) if row.status == "merged" else row
+    if target.status != "open":
+        detail = f"complaint review after complaint {target.status}"
+        fx.dq("complaint_closed", "complaint", row.complaint_id, detail, "review.completed",
+              facts.source, facts.event_id, facts.completed_at)
+        fx.timeline.append(facts.timeline("refused", detail))
+        return "refused"
+    target.status = facts.decision
+    target.closed_at = facts.completed_at
+    target.closed_by = facts.review_id
+    target.dirty = True
+    fx.clock_ops.append(ClockOp("stop", "complaint", target.complaint_id, Clock.COMPLAINT.value,
+                                facts.completed_at))
+    fx.timeline.append(facts.timeline("applied", f"complaint {facts.decision}"))
+    return "applied"
+
+
+async def save_complaints(conn: Any, rows: dict[str, ComplaintRow]) -> None:
+    """Write closed complaints."""
+    dirty = [r for r in rows.values() if r.dirty]
+    if dirty:
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "UPDATE complaints SET status = %s, closed_at = %s, closed_by_review = %s"
+                " WHERE complaint_id = %s",
+                [(r.status, r.closed_at, r.closed_by, r.complaint_id) for r in dirty])
+
+
+async def apply_complaint_filed_batch(
+    conn: Any, items: Sequence[Incoming], ctx: HandlerContext
+) -> list[str]:
+    """Apply a batch of complaint.filed events; one outcome per event."""
+    fresh = await claim_inbox(conn, "complaint-filed", items)
+    outcomes = ["applied" if f else "duplicate" for f in fresh]
+    todo = [(n, i) for n, (i, f) in enumerate(zip(items, fresh, strict=True)) if f]
+    if not todo:
+        return outcomes
+    datas: list[ComplaintFiled] = [i.event.data for _, i in todo]
+    case_ids = {d.case_id for d in datas if d.case_id}
+    await lock_subjects(conn, [f"complaint:{d.complaint_id}" for d in datas]
+                        + [f"case:{c}" for c in case_ids])
+    known = await load_complaints(conn, {d.complaint_id for d in datas})
+    open_refs = await _open_complaints(conn, case_ids)
+    cities = await _case_cities(conn, case_ids)
+    fx = Effects()
+    rows = []
+    for n, item in todo:
+        d: ComplaintFiled = item.event.data
+        if d.complaint_id in known:
+            outcomes[n] = "duplicate"
+            fx.timeline.append(timeline_row(item, "duplicate", "complaint_id already filed"))
+            continue
+        ref = ComplaintRef(d.complaint_id, d.case_id, d.category.value, d.filed_at)
+        merged_into = should_merge(ref, open_refs)
+        policy = ctx.policy.for_case(d.insurer, "")  # per insurer: a complaint has no line
+        due = complaint_due_at(d.filed_at, policy)
+        status = "merged" if merged_into else "open"
+        known[d.complaint_id] = ComplaintRow(d.complaint_id, d.case_id, d.category.value,
+                                             status, merged_into, d.filed_at)
+        if merged_into is None:
+            open_refs.append(ref)
+            window = due - d.filed_at
+            fx.clock_ops.append(ClockOp("start", "complaint", d.complaint_id,
+                                        Clock.COMPLAINT.value, d.filed_at, window,
+                                        window * float(policy.sla.warn_fraction), d.insurer))
+        rows.append((d.complaint_id, d.case_id, d.insurer, d.channel.value, d.category.value,
+                     d.against_adjuster_id, complaint_owner(d.against_adjuster_id), status,
+                     merged_into, cities.get(d.case_id or ""), d.filed_at, due, item.source,
+                     item.event_id, data_hash(d)))
+        fx.vault("complaint", d.complaint_id, item.source, item.event_id, {
+            "description": d.description, "complainant_name": d.complainant.name,
+            "complainant_phone": d.complainant.phone})
+        detail = f"merged into {merged_into}" if merged_into else "registered"
+        fx.timeline.append(timeline_row(item, "applied", detail))
+    await _insert(conn, rows)
+    for facts in await take_parked(conn, "complaint", {r[0] for r in rows}):
+        fx.reviews[facts.review_id] = facts.row(apply_complaint_review(facts, known, fx))
+        fx.unparked.append((facts.source, facts.event_id))
+    await save_complaints(conn, known)
+    await flush(conn, fx)
+    return outcomes
+
+
+async def _open_complaints(conn: Any, case_ids: set[str]) -> list[ComplaintRef]:
+    if not case_ids:
+        return []
+    cur = await conn.execute(
+        "SELECT complaint_id, case_id, category, filed_at FROM complaints"
+        " WHERE case_id = ANY(%s) AND status = 'open'", (list(case_ids),))
+    return [ComplaintRef(*r) for r in await cur.fetchall()]
+
+
+async def _case_cities(conn: Any, case_ids: set[str]) -> dict[str, str]:
+    if not case_ids:
+        return {}
+    cur = await conn.execute(
+        "SELECT case_id, city FROM cases WHERE case_id = ANY(%s)", (list(case_ids),))
+    return {r[0]: r[1] for r in await cur.fetchall()}
+
+
+async def _insert(conn: Any, rows: list[tuple[Any, ...]]) -> None:
+    if rows:
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO complaints (complaint_id, case_id, insurer, channel, category,"
+                " against_adjuster_id, owner, status, merged_into, city, filed_at, due_at,"
+                " source, event_id, data_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                " %s, %s, %s, %s, %s)", rows)

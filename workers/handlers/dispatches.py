@@ -1,0 +1,143 @@
+"""``dispatch-requested``: route at once (own location and skill), whether or not the case
+is known; a dispatch whose survey came first is recorded as surveyed, never assigned."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from schemas import DispatchRequested
+
+from workers.context import HandlerContext
+from workers.handlers.common import ROUTING_LOCK, claim_inbox, lock_subjects, timeline_row
+from workers.handlers.effects import ClockOp, Effects, data_hash, flush, load_cases
+from workers.handlers.review_apply import add_clock_ops
+from workers.handlers.routing import (
+    Announcement,
+    announce,
+    load_roster,
+    save_last_assigned,
+    take,
+)
+from workers.records import Incoming
+from workers.rules.case_lifecycle import on_dispatch_requested
+from workers.rules.routing import DispatchRequest, route_dispatch
+from workers.rules.sla import Clock, window_for
+
+
+async def apply_dispatch_requested_batch(
+    conn: Any, items: Sequence[Incoming], ctx: HandlerContext
+) -> list[str]:
+    """Apply a batch of dispatch.requested events; one outcome per event."""
+    fresh = await claim_inbox(conn, "dispatch-requested", items)
+    outcomes = ["applied" if f else "duplicate" for f in fresh]
+    todo = [(n, i) for n, (i, f) in enumerate(zip(items, fresh, strict=True)) if f]
+    if not todo:
+        return outcomes
+    case_ids = {i.event.data.case_id for _, i in todo}
+    await lock_subjects(conn, [ROUTING_LOCK] + [f"case:{c}" for c in case_ids])
+    existing = await _existing(conn, {i.event.data.dispatch_id for _, i in todo})
+    cases = await load_cases(conn, case_ids)
+    roster = await load_roster(conn, {i.event.data.location.province for _, i in todo})
+    fx = Effects()
+    for n, item in todo:
+        d: DispatchRequested = item.event.data
+        digest = data_hash(d)
+        known = existing.get(d.dispatch_id)
+        if known is not None and known[0] is not None:
+            outcomes[n] = "duplicate"
+            fx.timeline.append(timeline_row(item, "duplicate", "dispatch_id already requested"))
+            if known[0] != digest:
+                fx.dq("conflicting_duplicate", "dispatch", d.dispatch_id,
+                      "dispatch.requested for a known dispatch_id with different data",
+                      item.event.type, item.source, item.event_id, d.requested_at)
+            continue
+        existing[d.dispatch_id] = (digest, known[1] if known else None)
+        policy = _policy(ctx, cases.get(d.case_id))
+        window = window_for(Clock.SURVEY, policy, d.urgency.value)
+        due = d.requested_at + window
+        surveyed_at = known[1] if known else None
+        if surveyed_at is not None:
+            await _fill_surveyed(conn, item, due, digest)
+            detail = "survey already completed: recorded as surveyed, not assigned"
+        else:
+            req = DispatchRequest(d.dispatch_id, d.skill.value, d.location.province,
+                                  d.location.city, d.urgency.value, d.requested_at,
+                                  d.preferred_adjuster_id)
+            decision = route_dispatch(req, roster.values())
+            take(roster, decision, d.requested_at)
+            await _insert(conn, item, decision.adjuster_id, decision.reason, due, digest, ctx)
+            announce(fx, Announcement(d.dispatch_id, d.case_id, decision, due), ctx)
+            detail = f"assigned to {decision.adjuster_id}" if decision.adjuster_id else "queued"
+        fx.clock_ops.append(ClockOp("start", "dispatch", d.dispatch_id, Clock.SURVEY.value,
+                                    d.requested_at, window,
+                                    window * float(policy.sla.warn_fraction),
+                                    province=d.location.province))
+        if surveyed_at is not None:
+            fx.clock_ops.append(ClockOp("stop", "dispatch", d.dispatch_id, Clock.SURVEY.value,
+                                        max(surveyed_at, d.requested_at)))
+        _case_effect(fx, cases, d, ctx)
+        fx.vault("dispatch", d.dispatch_id, item.source, item.event_id,
+                 {"location_address": d.location.address})
+        fx.timeline.append(timeline_row(item, "applied", detail))
+    await save_last_assigned(conn, roster)
+    await flush(conn, fx)
+    return outcomes
+
+
+def _policy(ctx: HandlerContext, case: Any) -> Any:
+    if case is None:
+        return ctx.policy.default
+    return ctx.policy.for_case(case.insurer, case.line)
+
+
+def _case_effect(fx: Effects, cases: dict[str, Any], d: DispatchRequested,
+                 ctx: HandlerContext) -> None:
+    """reported → dispatched and the dispatch clock stops (only for a known case)."""
+    case = cases.get(d.case_id)
+    if case is None:
+        return
+    fx.cases[case.case_id] = case
+    t = on_dispatch_requested(case.state)
+    if t.state != case.state:
+        case.state = t.state
+        case.updated_at = max(d.requested_at, case.updated_at or d.requested_at)
+        case.dirty = True
+    add_clock_ops(fx, case, t.clocks, d.requested_at, _policy(ctx, case))
+
+
+async def _existing(conn: Any, ids: set[str]) -> dict[str, tuple[str | None, Any]]:
+    """dispatch_id → (data_hash or None for a survey-first placeholder, closed_at)."""
+    cur = await conn.execute(
+        "SELECT dispatch_id, data_hash, closed_at FROM dispatches WHERE dispatch_id = ANY(%s)",
+        (list(ids),))
+    return {r[0]: (r[1], r[2]) for r in await cur.fetchall()}
+
+
+def _columns(item: Incoming) -> tuple[Any, ...]:
+    d: DispatchRequested = item.event.data
+    loc = d.location
+    return (d.case_id, d.task.value, d.skill.value, loc.province, loc.city, loc.district,
+            d.urgency.value, d.preferred_adjuster_id, d.requested_at)
+
+
+async def _insert(conn: Any, item: Incoming, adjuster_id: str | None, reason: str, due: Any,
+                  digest: str, ctx: HandlerContext) -> None:
+    d: DispatchRequested = item.event.data
+    await conn.execute(
+        "INSERT INTO dispatches (dispatch_id, case_id, task, skill, province, city, district,"
+        " urgency, preferred_adjuster_id, requested_at, status, adjuster_id, decided_at,"
+        " survey_due_by, route_reason, source, event_id, data_hash) VALUES (%s, %s, %s, %s,"
+        " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (d.dispatch_id, *_columns(item), "assigned" if adjuster_id else "queued", adjuster_id,
+         ctx.clock(), due, reason, item.source, item.event_id, digest))
+
+
+async def _fill_surveyed(conn: Any, item: Incoming, due: Any, digest: str) -> None:
+    d: DispatchRequested = item.event.data
+    await conn.execute(
+        "UPDATE dispatches SET case_id = %s, task = %s, skill = %s, province = %s, city = %s,"
+        " district = %s, urgency = %s, preferred_adjuster_id = %s, requested_at = %s,"
+        " survey_due_by = %s, source = %s, event_id = %s, data_hash = %s,"
+        " route_reason = 'surveyed before the request arrived' WHERE dispatch_id = %s",
+        (*_columns(item), due, item.source, item.event_id, digest, d.dispatch_id))

@@ -1,0 +1,160 @@
+"""Applying a review to a known case or complaint (shared by live and unparked reviews)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from schemas import PayoutApproved, payout_approved_event_id
+from topics import PAYOUT_APPROVED
+
+from workers.context import HandlerContext
+from workers.handlers.common import TimelineRow
+from workers.handlers.effects import CaseRow, ClockOp, Effects
+from workers.rules.case_lifecycle import (
+    TERMINAL,
+    CaseStatus,
+    ClockEffects,
+    Decision,
+    ReviewInput,
+    Stage,
+    Transition,
+    decide_review,
+    on_survey_completed,
+    on_survey_unable,
+    payout_id,
+)
+from workers.rules.sla import Clock, window_for
+
+ZERO = timedelta(0)
+
+
+@dataclass(frozen=True)
+class ReviewFacts:
+    """The non-personal facts of a review.completed event (``reason`` lives in the vault)."""
+
+    review_id: str
+    stage: str
+    decision: str
+    case_id: str | None
+    complaint_id: str | None
+    dispatch_id: str | None
+    reviewer_id: str
+    amount: Decimal | None
+    disputed: bool
+    missing_documents: int
+    completed_at: datetime
+    source: str
+    event_id: str
+    data_hash: str
+
+    def payload(self) -> dict[str, Any]:
+        """JSON-able form for ``parked_events.payload``."""
+        out = asdict(self)
+        out["amount"] = None if self.amount is None else str(self.amount)
+        out["completed_at"] = self.completed_at.isoformat()
+        return out
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> "ReviewFacts":
+        """Inverse of :meth:`payload`."""
+        data = dict(payload)
+        data["amount"] = None if data["amount"] is None else Decimal(data["amount"])
+        data["completed_at"] = datetime.fromisoformat(data["completed_at"])
+        return cls(**data)
+
+    def row(self, outcome: str) -> tuple[Any, ...]:
+        """The ``reviews`` table row."""
+        return (self.review_id, self.stage, self.case_id, self.complaint_id, self.dispatch_id,
+                self.reviewer_id, self.decision, self.amount, self.disputed,
+                self.missing_documents, self.completed_at, outcome, self.source, self.event_id,
+                self.data_hash)
+
+    def timeline(self, outcome: str, detail: str | None) -> TimelineRow:
+        """The timeline row of this review."""
+        return TimelineRow(self.case_id, self.complaint_id, "review.completed",
+                           self.completed_at, self.source, self.event_id, outcome, detail)
+
+
+async def surge_open_at(conn: Any, province: str, city: str, at: datetime) -> bool:
+    """Was a surge alert for the city open at data time ``at``?"""
+    cur = await conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM alerts WHERE kind = 'surge'"
+        " AND scope->>'province' = %s AND scope->>'city' = %s AND opened_at <= %s"
+        " AND (resolved_at IS NULL OR resolved_at > %s))",
+        (province, city, at, at),
+    )
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+async def apply_case_review(
+    conn: Any, facts: ReviewFacts, case: CaseRow, ctx: HandlerContext, fx: Effects
+) -> str:
+    """Apply a survey/initial/second/joint review to a known case; returns the outcome."""
+    policy = ctx.policy.for_case(case.insurer, case.line)
+    stage = Stage(facts.stage)
+    if stage is Stage.SURVEY:
+        t = (on_survey_completed(case.state, facts.disputed) if facts.decision == "completed"
+             else on_survey_unable(case.state))
+    else:
+        surge = False
+        if stage is Stage.INITIAL and case.state.cat_mode is None and not case.cat_code:
+            surge = await surge_open_at(conn, case.province, case.city, facts.completed_at)
+        review = ReviewInput(facts.review_id, stage, Decision(facts.decision),
+                             facts.completed_at, facts.amount, facts.disputed)
+        t = decide_review(case.state, review, policy, surge)
+    if not t.accepted:
+        detail = t.refusal.detail if t.refusal else "refused"
+        code = t.refusal.code.value if t.refusal else "refused"
+        fx.dq(code, "case", case.case_id, detail, "review.completed", facts.source,
+              facts.event_id, facts.completed_at)
+        fx.timeline.append(facts.timeline("refused", detail))
+        return "refused"
+    _apply_transition(case, t, facts, policy, fx, ctx)
+    fx.timeline.append(facts.timeline("applied", f"case {case.state.status}"))
+    return "applied"
+
+
+def _apply_transition(case: CaseRow, t: Transition, facts: ReviewFacts, policy: Any,
+                      fx: Effects, ctx: HandlerContext) -> None:
+    case.state = t.state
+    case.updated_at = facts.completed_at
+    case.dirty = True
+    if t.state.status in TERMINAL:
+        case.closed_at = facts.completed_at
+    if t.state.status is CaseStatus.APPROVED:
+        case.approved_amount = facts.amount
+    add_clock_ops(fx, case, t.clocks, facts.completed_at, policy)
+    if t.payout is not None:
+        pid = payout_id(case.case_id, t.payout.review_id)
+        event_id = payout_approved_event_id(pid)
+        data = PayoutApproved(
+            payout_id=pid, case_id=case.case_id, insurer=case.insurer,
+            report_no=case.report_no, amount=t.payout.amount,
+            approval_path=t.payout.approval_path.value, approved_at=t.payout.approved_at,
+            pay_by=t.payout.pay_by, cat_code=case.cat_code,
+        )
+        fx.payouts.append((pid, case.case_id, t.payout.review_id, case.insurer,
+                           case.report_no, t.payout.amount, t.payout.approval_path.value,
+                           t.payout.approved_at, t.payout.pay_by, case.cat_code, event_id))
+        fx.output("payout.approved", PAYOUT_APPROVED, case.case_id, data, event_id, ctx.clock())
+
+
+def add_clock_ops(fx: Effects, case: CaseRow, effects: ClockEffects, at: datetime,
+                  policy: Any) -> None:
+    """Case clock effects as ops, in the order resume, pause, stop, start."""
+    for op, clocks in (("resume", effects.resume), ("pause", effects.pause),
+                       ("stop", effects.stop), ("start", effects.start)):
+        for clock in clocks:
+            window = window_for(clock, policy) if op == "start" else ZERO
+            fx.clock_ops.append(ClockOp(
+                op, "case", case.case_id, clock.value, at, window,
+                window * float(policy.sla.warn_fraction), case.insurer, case.line,
+                case.province,
+            ))
+
+
+__all__ = ["Clock", "ReviewFacts", "add_clock_ops", "apply_case_review", "surge_open_at"]

@@ -1,0 +1,129 @@
+"""``review-completed``: surveys close their dispatch at once; case effects wait (parked)
+for an unknown case; complaint-stage reviews close complaints."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from schemas import ReviewCompleted
+
+from workers.context import HandlerContext
+from workers.handlers.common import ROUTING_LOCK, claim_inbox, lock_subjects
+from workers.handlers.complaints import apply_complaint_review, load_complaints, save_complaints
+from workers.handlers.effects import ClockOp, Effects, data_hash, flush, load_cases
+from workers.handlers.parking import park
+from workers.handlers.review_apply import ReviewFacts, apply_case_review
+from workers.handlers.routing import drain
+from workers.records import Incoming
+from workers.rules.sla import Clock
+
+
+def review_facts(item: Incoming) -> ReviewFacts:
+    """The non-personal facts of a review event."""
+    d: ReviewCompleted = item.event.data
+    return ReviewFacts(
+        review_id=d.review_id, stage=d.stage.value, decision=d.decision.value,
+        case_id=d.case_id, complaint_id=d.complaint_id, dispatch_id=d.dispatch_id,
+        reviewer_id=d.reviewer_id, amount=d.amount, disputed=d.disputed,
+        missing_documents=len(d.missing_documents or ()), completed_at=d.completed_at,
+        source=item.source, event_id=item.event_id, data_hash=data_hash(d),
+    )
+
+
+def _locks(facts: list[ReviewFacts]) -> list[str]:
+    keys = [f"complaint:{f.complaint_id}" if f.stage == "complaint" else f"case:{f.case_id}"
+            for f in facts]
+    return keys + ([ROUTING_LOCK] if any(f.stage == "survey" for f in facts) else [])
+
+
+async def apply_review_completed_batch(
+    conn: Any, items: Sequence[Incoming], ctx: HandlerContext
+) -> list[str]:
+    """Apply a batch of review.completed events; one outcome per event."""
+    fresh = await claim_inbox(conn, "review-completed", items)
+    outcomes = ["applied" if f else "duplicate" for f in fresh]
+    todo = [(n, i, review_facts(i)) for n, (i, f) in enumerate(zip(items, fresh, strict=True))
+            if f]
+    if not todo:
+        return outcomes
+    facts_all = [f for _, _, f in todo]
+    await lock_subjects(conn, _locks(facts_all))
+    known = await _known_reviews(conn, {f.review_id for f in facts_all})
+    cases = await load_cases(conn, {f.case_id for f in facts_all
+                                    if f.case_id and f.stage != "complaint"})
+    complaints = await load_complaints(conn, {f.complaint_id for f in facts_all
+                                              if f.complaint_id and f.stage == "complaint"})
+    fx = Effects()
+    freed_at: datetime | None = None
+    for n, item, facts in todo:
+        if facts.review_id in known:
+            outcomes[n] = "duplicate"
+            _duplicate(fx, facts, known[facts.review_id] != facts.data_hash)
+            continue
+        known[facts.review_id] = facts.data_hash
+        fx.vault("review", facts.review_id, facts.source, facts.event_id,
+                 {"reason": item.event.data.reason})
+        if facts.stage == "survey" and await _close_dispatch(conn, facts, fx):
+            freed_at = max(freed_at or facts.completed_at, facts.completed_at)
+        outcomes[n] = await _apply_one(conn, facts, cases, complaints, ctx, fx)
+        if outcomes[n] != "parked":
+            fx.reviews[facts.review_id] = facts.row(outcomes[n])
+    if freed_at is not None:
+        await drain(conn, fx.freed_provinces, freed_at, ctx, fx)
+    await save_complaints(conn, complaints)
+    await flush(conn, fx)
+    return outcomes
+
+
+async def _apply_one(conn: Any, facts: ReviewFacts, cases: dict[str, Any],
+                     complaints: dict[str, Any], ctx: HandlerContext, fx: Effects) -> str:
+    if facts.stage == "complaint":
+        if facts.complaint_id not in complaints:
+            return park(fx, facts, "complaint", str(facts.complaint_id))
+        return apply_complaint_review(facts, complaints, fx)
+    case = cases.get(str(facts.case_id))
+    if case is None:
+        return park(fx, facts, "case", str(facts.case_id))
+    fx.cases[case.case_id] = case
+    return await apply_case_review(conn, facts, case, ctx, fx)
+
+
+def _duplicate(fx: Effects, facts: ReviewFacts, differs: bool) -> None:
+    fx.timeline.append(facts.timeline("duplicate", "review_id already completed"))
+    if differs:
+        fx.dq("conflicting_duplicate", "review", facts.review_id,
+              "review.completed for a known review_id with different data",
+              "review.completed", facts.source, facts.event_id, facts.completed_at)
+
+
+async def _known_reviews(conn: Any, ids: set[str]) -> dict[str, str]:
+    cur = await conn.execute(
+        "SELECT review_id, data_hash FROM reviews WHERE review_id = ANY(%s)", (list(ids),))
+    return {r[0]: r[1] for r in await cur.fetchall()}
+
+
+async def _close_dispatch(conn: Any, facts: ReviewFacts, fx: Effects) -> bool:
+    """Close the survey's dispatch whatever its state; True when it freed an adjuster."""
+    cur = await conn.execute(
+        "SELECT status, province FROM dispatches WHERE dispatch_id = %s", (facts.dispatch_id,))
+    row = await cur.fetchone()
+    if row is None:
+        await conn.execute(
+            "INSERT INTO dispatches (dispatch_id, case_id, status, closed_at, closed_by_review)"
+            " VALUES (%s, %s, 'surveyed', %s, %s)",
+            (facts.dispatch_id, facts.case_id, facts.completed_at, facts.review_id))
+        return False
+    status, province = row
+    if status == "surveyed":
+        return False
+    await conn.execute(
+        "UPDATE dispatches SET status = 'surveyed', closed_at = %s, closed_by_review = %s"
+        " WHERE dispatch_id = %s", (facts.completed_at, facts.review_id, facts.dispatch_id))
+    fx.clock_ops.append(ClockOp("stop", "dispatch", str(facts.dispatch_id), Clock.SURVEY.value,
+                                facts.completed_at))
+    if status == "assigned":
+        fx.freed_provinces.add(province)
+        return True
+    return False

@@ -1,0 +1,104 @@
+"""Dispatch routing against Postgres: roster with live loads, assignment, queue drain.
+
+Callers hold the ``routing`` subject lock, so loads read here cannot change under them
+and load never exceeds capacity, whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from schemas import DispatchAssigned, dispatch_assigned_event_id
+from topics import DISPATCH_ASSIGNED
+
+from workers.context import HandlerContext
+from workers.handlers.effects import Effects
+from workers.rules.routing import Adjuster, DispatchRequest, RouteDecision, drain_queue
+
+
+async def load_roster(conn: Any, provinces: set[str]) -> dict[str, Adjuster]:
+    """Adjusters of ``provinces`` with their current open-dispatch load."""
+    if not provinces:
+        return {}
+    cur = await conn.execute(
+        "SELECT a.adjuster_id, a.province, a.cities, a.skills, a.capacity, a.active AND"
+        " a.in_roster, a.last_assigned_at, (SELECT count(*) FROM dispatches d"
+        "  WHERE d.adjuster_id = a.adjuster_id AND d.status = 'assigned')"
+        " FROM adjusters a WHERE a.province = ANY(%s)",
+        (list(provinces),),
+    )
+    return {
+        r[0]: Adjuster(r[0], r[1], frozenset(r[2]), frozenset(r[3]), r[4], r[5], int(r[7]), r[6])
+        for r in await cur.fetchall()
+    }
+
+
+def take(roster: dict[str, Adjuster], decision: RouteDecision, at: datetime) -> None:
+    """Count an assignment in the working roster."""
+    if decision.adjuster_id is not None:
+        a = roster[decision.adjuster_id]
+        roster[a.adjuster_id] = replace(a, load=a.load + 1, last_assigned_at=at)
+
+
+async def save_last_assigned(conn: Any, roster: dict[str, Adjuster]) -> None:
+    """Persist ``last_assigned_at`` of the working roster (only ever moves forward)."""
+    rows = [(a.last_assigned_at, a.adjuster_id) for a in roster.values() if a.last_assigned_at]
+    if rows:
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "UPDATE adjusters SET last_assigned_at = greatest(last_assigned_at, %s)"
+                " WHERE adjuster_id = %s", rows)
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """Facts for a dispatch.assigned event."""
+
+    dispatch_id: str
+    case_id: str
+    decision: RouteDecision
+    survey_due_by: datetime
+
+
+def announce(fx: Effects, a: Announcement, ctx: HandlerContext) -> None:
+    """Queue dispatch.assigned (status assigned or queued) in the outbox."""
+    status = "assigned" if a.decision.adjuster_id else "queued"
+    data = DispatchAssigned(
+        dispatch_id=a.dispatch_id, case_id=a.case_id, status=status,
+        adjuster_id=a.decision.adjuster_id, decided_at=ctx.clock(),
+        survey_due_by=a.survey_due_by, route_reason=a.decision.reason,
+    )
+    event_id = dispatch_assigned_event_id(a.dispatch_id, status, a.decision.adjuster_id)
+    fx.output("dispatch.assigned", DISPATCH_ASSIGNED, a.case_id, data, event_id, ctx.clock())
+
+
+async def drain(conn: Any, provinces: set[str], at: datetime, ctx: HandlerContext,
+                fx: Effects) -> int:
+    """Assign queued dispatches of ``provinces`` as capacity allows; returns how many."""
+    if not provinces:
+        return 0
+    cur = await conn.execute(
+        "SELECT dispatch_id, case_id, skill, province, city, urgency, requested_at,"
+        " preferred_adjuster_id, survey_due_by FROM dispatches"
+        " WHERE status = 'queued' AND province = ANY(%s)", (list(provinces),))
+    rows = await cur.fetchall()
+    if not rows:
+        return 0
+    queued = [DispatchRequest(r[0], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+    info = {r[0]: (r[1], r[8]) for r in rows}
+    roster = await load_roster(conn, provinces)
+    assigned = drain_queue(queued, roster.values(), at)
+    for dispatch_id, decision in assigned:
+        take(roster, decision, at)
+        case_id, due = info[dispatch_id]
+        announce(fx, Announcement(dispatch_id, case_id, decision, due), ctx)
+    if assigned:
+        async with conn.cursor() as c:
+            await c.executemany(
+                "UPDATE dispatches SET status = 'assigned', adjuster_id = %s, route_reason = %s,"
+                " decided_at = %s WHERE dispatch_id = %s AND status = 'queued'",
+                [(d.adjuster_id, d.reason, ctx.clock(), i) for i, d in assigned])
+        await save_last_assigned(conn, roster)
+    return len(assigned)

@@ -1,0 +1,137 @@
+"""``claimdesk roster load FILE``: replace the adjuster roster atomically (CSV or JSON).
+
+A bad row rejects the whole file with its line number; adjusters that disappear keep
+their open dispatches (they only stop receiving new ones); queued dispatches are
+drained against the new capacity in the same transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.errors import ConfigError
+
+from workers.rules.masking import mask_name
+
+FIELDS = ("adjuster_id", "name", "province", "cities", "skills", "capacity", "active")
+SKILLS = frozenset({"auto", "property", "cargo", "liability", "health", "agriculture",
+                    "heavy_vehicle"})
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    """One adjuster of the roster file."""
+
+    adjuster_id: str
+    name: str
+    province: str
+    cities: tuple[str, ...]
+    skills: tuple[str, ...]
+    capacity: int
+    active: bool
+
+
+def parse_roster(text: str, filename: str = "roster") -> list[RosterRow]:
+    """Parse CSV (header as the contract sample) or a JSON list; raise ``ConfigError``."""
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{filename}: invalid JSON at line {exc.lineno}") from exc
+        return _rows([(n + 1, item) for n, item in enumerate(items)], filename, "item")
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [f for f in FIELDS if f not in (reader.fieldnames or [])]
+    if missing:
+        raise ConfigError(f"{filename}: line 1: header lacks {', '.join(missing)}")
+    return _rows([(reader.line_num, row) for row in reader], filename, "line")
+
+
+def _rows(numbered: list[tuple[int, Any]], filename: str, unit: str) -> list[RosterRow]:
+    out: list[RosterRow] = []
+    seen: set[str] = set()
+    for n, raw in numbered:
+        try:
+            row = _row(raw)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ConfigError(f"{filename}: {unit} {n}: {exc}") from None
+        if row.adjuster_id in seen:
+            raise ConfigError(f"{filename}: {unit} {n}: adjuster_id repeated")
+        seen.add(row.adjuster_id)
+        out.append(row)
+    return out
+
+
+def _split(value: Any) -> tuple[str, ...]:
+    parts = value if isinstance(value, list) else str(value).split(";")
+    return tuple(str(p).strip() for p in parts if str(p).strip())
+
+
+def _row(raw: Any) -> RosterRow:
+    if not isinstance(raw, dict):
+        raise TypeError("expected an object with " + ", ".join(FIELDS))
+    for f in FIELDS:
+        if raw.get(f) in (None, ""):
+            raise ValueError(f"{f} is required")
+    skills = _split(raw["skills"])
+    bad = [s for s in skills if s not in SKILLS]
+    if bad or not skills:
+        raise ValueError(f"skills must be among {', '.join(sorted(SKILLS))}")
+    capacity = int(raw["capacity"])
+    if capacity < 0 or str(raw["capacity"]).strip() != str(capacity):
+        raise ValueError("capacity must be a whole number ≥ 0")
+    active = raw["active"]
+    if isinstance(active, str):
+        if active.strip().lower() not in ("true", "false"):
+            raise ValueError("active must be true or false")
+        active = active.strip().lower() == "true"
+    if not isinstance(active, bool):
+        raise ValueError("active must be true or false")
+    cities = _split(raw["cities"])
+    if not cities:
+        raise ValueError("cities is required")
+    return RosterRow(str(raw["adjuster_id"]).strip(), str(raw["name"]).strip(),
+                     str(raw["province"]).strip(), cities, skills, capacity, active)
+
+
+async def replace_roster(conn: Any, rows: list[RosterRow], ctx: Any) -> int:
+    """Replace the roster in the caller's transaction and drain queues; returns assigned."""
+    from workers.handlers.common import ROUTING_LOCK, lock_subjects
+    from workers.handlers.effects import Effects, flush
+    from workers.handlers.routing import drain
+
+    await lock_subjects(conn, [ROUTING_LOCK])
+    await conn.execute("UPDATE adjusters SET in_roster = false")
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO adjusters (adjuster_id, name_masked, province, cities, skills, capacity,"
+            " active, in_roster) VALUES (%s, %s, %s, %s, %s, %s, %s, true)"
+            " ON CONFLICT (adjuster_id) DO UPDATE SET name_masked = EXCLUDED.name_masked,"
+            " province = EXCLUDED.province, cities = EXCLUDED.cities, skills = EXCLUDED.skills,"
+            " capacity = EXCLUDED.capacity, active = EXCLUDED.active, in_roster = true",
+            [(r.adjuster_id, mask_name(r.name), r.province, list(r.cities), list(r.skills),
+              r.capacity, r.active) for r in rows])
+        await cur.executemany(
+            "INSERT INTO pii_vault (subject_type, subject_id, source, event_id, fields)"
+            " VALUES ('adjuster', %s, 'roster', 'current', %s::jsonb) ON CONFLICT"
+            " (subject_type, subject_id, source, event_id) DO UPDATE SET fields = EXCLUDED.fields",
+            [(r.adjuster_id, json.dumps({"name": r.name}, ensure_ascii=False)) for r in rows])
+    fx = Effects()
+    provinces = {r.province for r in rows}
+    assigned = await drain(conn, provinces, ctx.clock(), ctx, fx)
+    await flush(conn, fx)
+    return assigned
+
+
+def read_roster_file(path: Path) -> list[RosterRow]:
+    """Read and parse a roster file."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    return parse_roster(text, str(path))
