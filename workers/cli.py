@@ -94,6 +94,67 @@ def cmd_schemas_export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_roster_load(settings: Settings, args: argparse.Namespace) -> int:
+    """Replace the roster atomically; a bad row rejects the file with its line number."""
+    import asyncio
+
+    from infra.db import open_pool, unit_of_work
+    from infra.errors import ConfigError
+
+    from workers.bootstrap import build_runtime, connections
+    from workers.roster import read_roster_file, replace_roster
+
+    try:
+        rows = read_roster_file(Path(args.file))
+    except ConfigError as exc:
+        print(f"roster rejected: {exc}", file=sys.stderr)
+        return 2
+
+    async def load(dsn: str, ctx: object) -> int:
+        pool = await open_pool(dsn)
+        try:
+            async with unit_of_work(pool) as uow:
+                assigned = await replace_roster(uow.conn, rows, ctx)
+                await uow.commit()
+            return assigned
+        finally:
+            await pool.close()
+
+    with connections(settings) as s:
+        runtime = build_runtime(s, registry=None)
+        assigned = asyncio.run(load(s.dsn(), runtime.context))
+    print(f"roster loaded: {len(rows)} adjusters; {assigned} queued dispatch(es) assigned")
+    return 0
+
+
+def cmd_report_daily(settings: Settings, args: argparse.Namespace) -> int:
+    """Print one day's statistics."""
+    from datetime import date
+
+    from workers.bootstrap import connections
+    from workers.report import daily_rows, render, today_in_shanghai
+
+    day = date.fromisoformat(args.date) if args.date else today_in_shanghai()
+    with connections(settings) as s:
+        rows = daily_rows(s.dsn(), day)
+    sys.stdout.write(render(rows, args.format))
+    return 0
+
+
+def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
+    """Publish simulated insurer traffic (batch, or live with --live)."""
+    from workers.simulate import run_simulate_command
+
+    return run_simulate_command(settings, args)
+
+
+def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the benchmark harness."""
+    from bench.harness import run_bench_command
+
+    return run_bench_command(settings, args)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="claimdesk", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -119,17 +180,29 @@ def _parser() -> argparse.ArgumentParser:
     ssub = schemas.add_subparsers(dest="schemas_command", required=True)
     ex = add("export", cmd_schemas_export, "write JSON Schema files", ssub)
     ex.add_argument("dir")
-    _add_more(add, sub)
+    roster = sub.add_parser("roster", help="adjuster roster")
+    rsub = roster.add_subparsers(dest="roster_command", required=True)
+    rl = add("load", cmd_roster_load, "replace the roster from a CSV or JSON file", rsub)
+    rl.add_argument("file")
+    report = sub.add_parser("report", help="reports")
+    repsub = report.add_subparsers(dest="report_command", required=True)
+    rd = add("daily", cmd_report_daily, "one day's statistics", repsub)
+    rd.add_argument("--date", default=None, help="YYYY-MM-DD (Asia/Shanghai); default today")
+    rd.add_argument("--format", choices=("table", "csv"), default="table")
+    sim = add("simulate", cmd_simulate, "publish realistic insurer traffic")
+    sim.add_argument("--cases", type=int, default=1000, help="cases to simulate (batch mode)")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--surge", default=None, help="city hit by a surge")
+    sim.add_argument("--surge-cases", type=int, default=200)
+    sim.add_argument("--duplicates", type=float, default=0.0, help="fraction re-sent")
+    sim.add_argument("--shuffle", type=int, default=0, help="out-of-order window (events)")
+    sim.add_argument("--live", action="store_true", help="publish continuously in real time")
+    sim.add_argument("--rate", type=float, default=20.0, help="live: cases per second")
+    sim.add_argument("--roster-out", default=None, help="also write a matching roster CSV")
+    bench = add("bench", cmd_bench, "measure throughput, latency and memory")
+    bench.add_argument("--events", type=int, default=200_000)
+    bench.add_argument("--smoke", action="store_true", help="small run for CI")
     return p
-
-
-def _add_more(add: Callable[..., argparse.ArgumentParser], sub: object) -> None:
-    """Verbs implemented in their own modules (lifecycle, reports, simulation, bench)."""
-    try:
-        from workers import cli_more
-    except ImportError:
-        return
-    cli_more.register(add, sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

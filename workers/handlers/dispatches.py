@@ -34,6 +34,9 @@ async def apply_dispatch_requested_batch(
     todo = [(n, i) for n, (i, f) in enumerate(zip(items, fresh, strict=True)) if f]
     if not todo:
         return outcomes
+    # A batch mixes partitions in arrival order; route in data-time order instead so
+    # capacity goes to the earliest request whatever the consumer interleaving was.
+    todo.sort(key=lambda t: (t[1].event.data.requested_at, t[1].event.data.dispatch_id))
     case_ids = {i.event.data.case_id for _, i in todo}
     await lock_subjects(conn, [ROUTING_LOCK] + [f"case:{c}" for c in case_ids])
     existing = await _existing(conn, {i.event.data.dispatch_id for _, i in todo})

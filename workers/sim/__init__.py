@@ -1,0 +1,1 @@
+"""Implementation of the insurer-traffic simulator; use :mod:`workers.simulate`."""
