@@ -21,13 +21,15 @@ from topics import (
     TopicNames,
 )
 
-from workers.app import create_app
+from workers.app import create_app, lag_probe
+from workers.monitor.loop import run_monitor
 from workers.context import HandlerContext
 from workers.handlers.cases import apply_case_reported_batch
 from workers.handlers.complaints import apply_complaint_filed_batch
 from workers.handlers.dispatches import apply_dispatch_requested_batch
 from workers.handlers.reviews import apply_review_completed_batch
 from workers.rules.policy import PolicyBook, parse_policy_toml
+from workers.ops_page import render_ops_page
 from workers.pipeline import Handler
 from workers.runtime import Runtime
 from workers.web import add_pages
@@ -92,7 +94,7 @@ def build_worker(settings: Settings, registry: Any = REGISTRY) -> tuple[Any, Run
     if port != settings.metrics_port:
         log.warning("port %d is taken; serving /metrics on port %d", settings.metrics_port, port)
     app = create_app(runtime, handlers(), port)
-    add_pages(app, runtime)
+    add_pages(app, runtime, ops_page=render_ops_page)
 
     @app.task
     async def outbox_relay() -> None:
@@ -103,8 +105,15 @@ def build_worker(settings: Settings, registry: Any = REGISTRY) -> tuple[Any, Run
         )
 
     @app.task
+    async def monitor() -> None:
+        await runtime.start()
+        assert runtime.pool is not None
+        await run_monitor(runtime.pool, runtime.context, runtime.metrics, runtime.stop_event,
+                          lag_probe(app, runtime))
+
+    @app.task
     async def announce() -> None:
-        log.info("claimdesk worker serving http://127.0.0.1:%d/metrics", port)
+        log.info("claimdesk worker: ops page http://127.0.0.1:%d/ , metrics /metrics", port)
 
     return app, runtime, port
 

@@ -12,6 +12,7 @@ from workers.handlers.common import claim_inbox, lock_subjects, timeline_row
 from workers.handlers.effects import CaseRow, ClockOp, Effects, data_hash, flush
 from workers.handlers.parking import take_parked
 from workers.handlers.review_apply import add_clock_ops, apply_case_review
+from workers.monitor.surge import count_reports
 from workers.records import Incoming
 from workers.rules.case_lifecycle import CaseStatus, apply_case_reported, on_dispatch_requested
 from workers.rules.masking import mask_policy_no
@@ -39,6 +40,9 @@ async def apply_case_reported_batch(
         known[data.case_id] = digest
         new.append(item)
     await _insert_cases(conn, new)
+    await count_reports(conn, [(i.event.data.incident.province, i.event.data.incident.city,
+                                i.event.data.insurer, i.event.data.reported_at) for i in new],
+                        ctx, fx)
     dispatched = await _first_dispatches(conn, {i.event.data.case_id for i in new})
     for item in new:
         _start_case(fx, item, dispatched.get(item.event.data.case_id), ctx)

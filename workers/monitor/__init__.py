@@ -1,0 +1,1 @@
+"""Periodic work of a worker process: SLA sweeper, surge windows, backlog/health alerts."""

@@ -1,0 +1,141 @@
+"""The monitor task of a worker: sweep SLA clocks, report lag, run the periodic checks.
+
+Every process sweeps (SKIP LOCKED makes that safe) and refreshes its own gauges; the
+§4.6 checks and surge window closing run in one process per interval, chosen through
+the ``monitor_runs`` row (whoever advances it first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from infra.db import unit_of_work
+from infra.metrics import Metrics
+from infra.outbox import outbox_backlog
+from psycopg_pool import AsyncConnectionPool
+
+from workers.context import HandlerContext
+from workers.handlers.effects import Effects, flush
+from workers.monitor.health import run_checks
+from workers.monitor.surge import close_windows
+from workers.monitor.sweeper import count_sweep, sweep_clocks
+
+log = logging.getLogger(__name__)
+
+LagRow = tuple[str, int, int, float]  # topic, partition, lag messages, lag seconds
+LagProbe = Callable[[datetime], Iterable[LagRow]]
+STAGES = ("survey", "initial", "second", "joint")
+KINDS = ("surge", "backlog", "sla_breach", "consumer_lag", "group_complaint", "data_quality")
+
+
+async def sweep_once(pool: AsyncConnectionPool, now: datetime, metrics: Metrics) -> int:
+    """One sweep transaction; returns marks set."""
+    async with unit_of_work(pool) as uow:
+        result = await sweep_clocks(uow.conn, now)
+        await uow.commit()
+    count_sweep(metrics, result)
+    return result.total
+
+
+async def claim_run(conn: Any, name: str, now: datetime, every: timedelta) -> bool:
+    """True for exactly one caller per ``every`` across all processes."""
+    cur = await conn.execute(
+        "INSERT INTO monitor_runs AS m (name, last_run_at) VALUES (%s, %s)"
+        " ON CONFLICT (name) DO UPDATE SET last_run_at = EXCLUDED.last_run_at"
+        " WHERE m.last_run_at <= %s RETURNING 1", (name, now, now - every + timedelta(seconds=1)))
+    return await cur.fetchone() is not None
+
+
+async def check_once(pool: AsyncConnectionPool, now: datetime, ctx: HandlerContext,
+                     every: timedelta, force: bool = False) -> bool:
+    """Run the §4.6 checks and close surge windows if this process won the interval."""
+    async with unit_of_work(pool) as uow:
+        if not force and not await claim_run(uow.conn, "checks", now, every):
+            return False
+        fx = Effects()
+        await close_windows(uow.conn, now, ctx, fx)
+        await run_checks(uow.conn, now, ctx, fx)
+        await flush(uow.conn, fx)
+        await uow.commit()
+    return True
+
+
+async def refresh_gauges(pool: AsyncConnectionPool, metrics: Metrics) -> None:
+    """Backlog gauges from Postgres (each process exports the shared state)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT (SELECT count(*) FROM dispatches WHERE status = 'queued'),"
+            " (SELECT count(*) FROM complaints WHERE status = 'open'),"
+            " (SELECT count(*) FROM parked_events)")
+        row = await cur.fetchone()
+        assert row is not None
+        metrics.dispatch_queue_depth.set(row[0])
+        metrics.open_complaints.set(row[1])
+        metrics.parked_events.set(row[2])
+        cur = await conn.execute(
+            "SELECT stage, count(*) FROM cases WHERE stage IS NOT NULL GROUP BY stage")
+        pending = dict(await cur.fetchall())
+        for stage in STAGES:
+            metrics.pending_reviews.labels(stage=stage).set(pending.get(stage, 0))
+        cur = await conn.execute(
+            "SELECT kind, count(*) FROM alerts WHERE resolved_at IS NULL GROUP BY kind")
+        open_kinds = dict(await cur.fetchall())
+        for kind in KINDS:
+            metrics.alerts_open.labels(kind=kind).set(open_kinds.get(kind, 0))
+        cur = await conn.execute(
+            "SELECT scope_type, count(*) FROM surge_state WHERE level IS NOT NULL GROUP BY 1")
+        surges = dict(await cur.fetchall())
+        for scope in ("city", "insurer"):
+            metrics.surge_active.labels(scope=scope).set(surges.get(scope, 0))
+    pending_rows, oldest = await outbox_backlog(pool)
+    metrics.outbox_pending.set(pending_rows)
+    metrics.outbox_oldest_seconds.set(oldest)
+
+
+async def report_lag(pool: AsyncConnectionPool, rows: list[LagRow], now: datetime,
+                     metrics: Metrics) -> None:
+    """Export lag metrics and share them through Postgres for the lag check."""
+    worst: dict[str, float] = {}
+    for topic, partition, messages, seconds in rows:
+        metrics.consumer_lag_messages.labels(topic=topic, partition=str(partition)).set(messages)
+        worst[topic] = max(worst.get(topic, 0.0), seconds)
+    for topic, seconds in worst.items():
+        metrics.consumer_lag_seconds.labels(topic=topic).set(seconds)
+    if rows:
+        async with pool.connection() as conn, conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO consumer_lag AS l (topic, partition, lag_messages, lag_seconds,"
+                " reported_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (topic, partition)"
+                " DO UPDATE SET lag_messages = EXCLUDED.lag_messages,"
+                " lag_seconds = EXCLUDED.lag_seconds, reported_at = EXCLUDED.reported_at",
+                [(t, p, m, s, now) for t, p, m, s in rows])
+
+
+async def run_monitor(pool: AsyncConnectionPool, ctx: HandlerContext, metrics: Metrics,
+                      stop: asyncio.Event, lag_probe: LagProbe | None = None,
+                      sweep_every_s: float = 5.0) -> None:
+    """Loop until ``stop``: sweep every few seconds, checks every policy interval."""
+    every = ctx.policy.default.backlog.check_interval
+    last_check: datetime | None = None
+    while not stop.is_set():
+        now = ctx.clock()
+        try:
+            while await sweep_once(pool, now, metrics) >= 2000:
+                pass  # a backlog of due clocks: keep sweeping before sleeping
+            if lag_probe is not None:
+                await report_lag(pool, list(lag_probe(now)), now, metrics)
+            if last_check is None or now - last_check >= every:
+                last_check = now
+                await refresh_gauges(pool, metrics)
+                await check_once(pool, now, ctx, every)
+        except Exception as exc:  # a dependency failure: log, count, try again next round
+            metrics.transient_errors_total.labels(component="monitor").inc()
+            log.warning("monitor: %s; retrying in %.0f s", type(exc).__name__, sweep_every_s)
+        try:
+            await asyncio.wait_for(stop.wait(), sweep_every_s)
+        except TimeoutError:
+            pass

@@ -1,0 +1,172 @@
+"""Surge windows in Postgres (SPEC §4.5): counted by the case handler, closed by the monitor.
+
+Counts live in ``surge_windows`` so any number of workers add to the same windows; the
+baseline and open level of each scope live in ``surge_state``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from schemas import Staffing, format_timestamp
+
+from workers.context import HandlerContext
+from workers.handlers.effects import Effects
+from workers.monitor.alerts import Condition, escalate, open_alert, open_alerts, resolve
+from workers.rules.policy import Policy
+from workers.rules.surge import (
+    SurgeEvent,
+    SurgeLevel,
+    SurgeState,
+    close_window,
+    on_count,
+    staffing_advice,
+    window_closes_at,
+    window_start,
+    windows_to_close,
+)
+
+CST = timezone(timedelta(hours=8))
+Report = tuple[str, str, str, datetime]  # province, city, insurer, reported_at
+
+
+def scope_of(scope_type: str, key: str) -> dict[str, str]:
+    """Alert scope object of a surge scope."""
+    if scope_type == "city":
+        province, city = key.split("|", 1)
+        return {"province": province, "city": city}
+    return {"insurer": key}
+
+
+async def count_reports(conn: Any, reports: Iterable[Report], ctx: HandlerContext,
+                        fx: Effects) -> None:
+    """Add new cases to their windows; open or escalate surges of still-open windows."""
+    policy: Policy = ctx.policy.default
+    counts: Counter[tuple[str, str, datetime]] = Counter()
+    for province, city, insurer, at in reports:
+        w = window_start(at, policy.surge.window)
+        counts[("city", f"{province}|{city}", w)] += 1
+        counts[("insurer", insurer, w)] += 1
+    if not counts:
+        return
+    keys = sorted(counts)  # one lock order for every writer
+    cur = await conn.execute(
+        "INSERT INTO surge_windows AS s (scope_type, scope_key, window_start, count)"
+        " SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::int[])"
+        " ON CONFLICT (scope_type, scope_key, window_start)"
+        " DO UPDATE SET count = s.count + EXCLUDED.count"
+        " RETURNING scope_type, scope_key, window_start, count",
+        ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
+         [counts[k] for k in keys]))
+    now = ctx.clock()
+    live = [r for r in await cur.fetchall() if now < window_closes_at(r[2], policy)]
+    await _ensure_states(conn, {(k[0], k[1]): k[2] for k in keys}, policy)
+    for scope_type, key, start, count in live:
+        await _check_window(conn, scope_type, key, start, count, policy, ctx, fx)
+
+
+async def _ensure_states(conn: Any, first: dict[tuple[str, str], datetime],
+                         policy: Policy) -> None:
+    rows = sorted((t, k, w - policy.surge.window) for (t, k), w in first.items())
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO surge_state (scope_type, scope_key, last_closed_window)"
+            " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", rows)
+
+
+async def _load_state(conn: Any, scope_type: str, key: str) -> tuple[SurgeState, str | None]:
+    cur = await conn.execute(
+        "SELECT baseline, level, calm_windows, alert_id FROM surge_state"
+        " WHERE scope_type = %s AND scope_key = %s", (scope_type, key))
+    row = await cur.fetchone()
+    if row is None:
+        return SurgeState(), None
+    return SurgeState(Decimal(row[0]), SurgeLevel(row[1]) if row[1] else None, row[2]), row[3]
+
+
+async def _check_window(conn: Any, scope_type: str, key: str, start: datetime, count: int,
+                        policy: Policy, ctx: HandlerContext, fx: Effects) -> None:
+    state, aid = await _load_state(conn, scope_type, key)
+    new, event = on_count(state, count, policy)
+    if event is None:
+        return
+    cond = await _condition(conn, scope_type, key, start, count, new, policy)
+    if event is SurgeEvent.OPENED:
+        await open_alert(conn, "surge", cond, ctx.clock(), format_timestamp(start.astimezone(CST)),
+                         ctx, fx)
+    else:
+        row = (await open_alerts(conn, "surge")).get(cond.key)
+        if row is not None:
+            await escalate(conn, row, cond, ctx, fx)
+    await conn.execute(
+        "UPDATE surge_state SET level = %s, calm_windows = 0 WHERE scope_type = %s"
+        " AND scope_key = %s", (new.level.value if new.level else None, scope_type, key))
+
+
+async def _condition(conn: Any, scope_type: str, key: str, start: datetime, count: int,
+                     state: SurgeState, policy: Policy) -> Condition:
+    scope = scope_of(scope_type, key)
+    label = scope.get("city") or scope["insurer"]
+    advice = staffing_advice(count, await mean_survey_hours(conn, start, policy), policy)
+    warn = max(policy.surge.warn_min, float(policy.surge.warn_factor * state.baseline))
+    summary = (f"{label}: {count} cases reported in the {start.astimezone(CST):%H:%M} window,"
+               f" baseline {float(state.baseline):.1f}")
+    staffing = Staffing(adjusters_needed=advice.adjusters_needed,
+                        arrival_rate_per_hour=advice.arrival_rate_per_hour,
+                        mean_survey_hours=advice.mean_survey_hours, target=advice.target)
+    level = state.level.value if state.level else "warning"
+    return Condition(scope, level, count, warn, summary, staffing)
+
+
+async def mean_survey_hours(conn: Any, at: datetime, policy: Policy) -> float:
+    """Mean request → survey time of dispatches surveyed in the 7 days before ``at``."""
+    cur = await conn.execute(
+        "SELECT avg(extract(epoch FROM closed_at - requested_at)) / 3600 FROM dispatches"
+        " WHERE status = 'surveyed' AND requested_at IS NOT NULL AND closed_at > requested_at"
+        " AND closed_at BETWEEN %s AND %s",
+        (at - policy.staffing.mean_survey_lookback, at))
+    row = await cur.fetchone()
+    if row is None or row[0] is None:
+        return policy.staffing.default_mean_survey.total_seconds() / 3600
+    return round(float(row[0]), 2)
+
+
+async def close_windows(conn: Any, now: datetime, ctx: HandlerContext, fx: Effects) -> int:
+    """Close every window that ended (+ grace) by ``now``; returns windows closed."""
+    policy: Policy = ctx.policy.default
+    cur = await conn.execute(
+        "SELECT scope_type, scope_key, baseline, level, calm_windows, last_closed_window,"
+        " alert_id FROM surge_state ORDER BY 1, 2 FOR UPDATE")
+    closed = 0
+    for scope_type, key, baseline, level, calm, last, aid in await cur.fetchall():
+        starts = windows_to_close(last, now, policy)
+        if not starts:
+            continue
+        counts = await _counts(conn, scope_type, key, starts[0], starts[-1])
+        state = SurgeState(Decimal(baseline), SurgeLevel(level) if level else None, calm)
+        for start in starts:
+            state, event = close_window(state, counts.get(start, 0), policy)
+            if event is SurgeEvent.RESOLVED:
+                row = (await open_alerts(conn, "surge")).get(
+                    Condition(scope_of(scope_type, key), "warning", 0, 0, "").key)
+                if row is not None:
+                    await resolve(conn, row, now, ctx, fx)
+        closed += len(starts)
+        await conn.execute(
+            "UPDATE surge_state SET baseline = %s, level = %s, calm_windows = %s,"
+            " last_closed_window = %s WHERE scope_type = %s AND scope_key = %s",
+            (state.baseline, state.level.value if state.level else None, state.calm_windows,
+             starts[-1], scope_type, key))
+    return closed
+
+
+async def _counts(conn: Any, scope_type: str, key: str, first: datetime,
+                  last: datetime) -> dict[datetime, int]:
+    cur = await conn.execute(
+        "SELECT window_start, count FROM surge_windows WHERE scope_type = %s AND scope_key = %s"
+        " AND window_start BETWEEN %s AND %s", (scope_type, key, first, last))
+    return {r[0]: r[1] for r in await cur.fetchall()}
