@@ -27,6 +27,7 @@ DEFAULT_ROSTER_SEED = 0
 SURGE_EVERY_S = (100.0, 140.0)  # a burst every ~2 minutes
 SURGE_SIZE = (60, 120)  # cases per burst
 SURGE_SPAN_S = 60.0  # a burst arrives within one minute
+MAX_CATCH_UP_S = 5.0
 
 
 def wall_now() -> datetime:
@@ -40,7 +41,11 @@ class LiveSim:
     Cases arrive as a Poisson process of ``rate_per_s``; a case's step due
     ``offset`` after its report (simulated time) is due ``offset / time_scale``
     real seconds after it arrived. Rendered events carry the wall-clock
-    instant given to :meth:`tick` as their data timestamp.
+    instant given to :meth:`tick` as their data timestamp. ``now`` is the
+    monotonic start time (default ``time.monotonic()``). ``seed`` picks the
+    roster (default ``roster(DEFAULT_ROSTER_SEED)``) and, with ``salt``, the
+    traffic; :func:`run_live` salts with the start time so a restart with the
+    same seed never re-sends the same ids (they would all count as duplicates).
     """
 
     def __init__(
@@ -51,13 +56,14 @@ class LiveSim:
         time_scale: float = 360.0,
         seed: int | None = None,
         adjusters: Iterable[Mapping[str, str]] | None = None,
-        now: float = 0.0,
+        now: float | None = None,
+        salt: str = "",
     ) -> None:
         if rate_per_s < 0 or not math.isfinite(rate_per_s):
             raise ValueError("rate_per_s must be a finite number >= 0")
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
-        self.rng = random.Random(seed)
+        self.rng = random.Random(None if seed is None else f"live:{seed}:{salt}")
         rows = adjusters if adjusters is not None else roster(
             DEFAULT_ROSTER_SEED if seed is None else seed)
         self.planner = Planner(self.rng, people.run_tag(self.rng), adjusters_by_city(rows))
@@ -67,6 +73,7 @@ class LiveSim:
         self._seq = itertools.count()
         self._due: list[tuple[float, int, Step]] = []
         self._burst: deque[float] = deque()
+        now = time.monotonic() if now is None else now
         self.next_case = now + self._gap()
         self.next_surge = now + self.rng.uniform(20.0, 40.0) if self.city else math.inf
 
@@ -85,7 +92,12 @@ class LiveSim:
         return len(self._due)
 
     def tick(self, now: float, wall: datetime) -> list[SimEvent]:
-        """Plan arrivals up to ``now`` and render every step due by then at ``wall``."""
+        """Plan arrivals up to ``now`` and render every step due by then at ``wall``.
+
+        Arrivals more than :data:`MAX_CATCH_UP_S` overdue (a paused process) are
+        skipped rather than published as a flood.
+        """
+        self.next_case = max(self.next_case, now - MAX_CATCH_UP_S)
         while self.next_case <= now:
             self._start_case(self.next_case, wall, surge=False)
             self.next_case += self._gap()
@@ -130,7 +142,7 @@ def run_live(
     final flush (≤ 5 s). Records the broker refuses are retried a second later.
     """
     sim = LiveSim(rate_per_s=rate_per_s, surge_city=surge_city, time_scale=time_scale,
-                  seed=seed, adjusters=adjusters, now=time.monotonic())
+                  seed=seed, adjusters=adjusters, now=time.monotonic(), salt=str(time.time_ns()))
     from kafka.errors import KafkaError
 
     producer = make_producer(bootstrap, client_id="claimdesk-simulator-live")

@@ -55,7 +55,9 @@ class Planner:
 
     # ------------------------------------------------------------------ case.reported
 
-    def case(self, reported_at: datetime, city: City | None = None, weather: bool = False) -> CasePlan:
+    def case(
+        self, reported_at: datetime, city: City | None = None, weather: bool = False
+    ) -> CasePlan:
         """Plan a case reported at ``reported_at`` (optionally in ``city``, weather causes)."""
         rng = self.rng
         self.cases += 1

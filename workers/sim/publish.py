@@ -32,7 +32,6 @@ def make_producer(bootstrap: str, client_id: str = "claimdesk-simulator") -> Any
         acks="all",
         linger_ms=5,
         batch_size=512 * 1024,
-        buffer_memory=64 * 1024 * 1024,
         max_request_size=1024 * 1024,
         max_block_ms=10_000,
     )
