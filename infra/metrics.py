@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from topics import INPUT_TOPICS
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _AGE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 86400, 604800)
@@ -39,9 +40,28 @@ class Metrics:
     batch_size: Histogram
 
 
+OUTCOMES = ("applied", "duplicate", "parked", "refused", "dead_lettered")
+CLOCKS = ("dispatch", "survey", "initial_review", "second_review", "joint_review",
+          "determination", "complaint")
+
+
 def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
-    """Create the bundle in ``registry`` (a fresh one when omitted, e.g. in tests)."""
-    reg = registry if registry is not None else CollectorRegistry()
+    """Create the bundle in ``registry`` (a fresh one when omitted, e.g. in tests).
+
+    Counter series are created at zero up front: a series that first appears at 1 is
+    invisible to ``increase()``, so the first breach or dead letter would not alert.
+    """
+    metrics = _create(registry if registry is not None else CollectorRegistry())
+    for topic in INPUT_TOPICS:
+        for outcome in OUTCOMES:
+            metrics.events_total.labels(topic, outcome)
+    for clock in CLOCKS:
+        metrics.sla_warnings_total.labels(clock=clock)
+        metrics.sla_breaches_total.labels(clock=clock)
+    return metrics
+
+
+def _create(reg: CollectorRegistry) -> Metrics:
     p = "claimdesk_"
     return Metrics(
         registry=reg,

@@ -100,6 +100,9 @@ async def report_lag(pool: AsyncConnectionPool, rows: list[LagRow], now: datetim
                      metrics: Metrics) -> None:
     """Export lag metrics and share them through Postgres for the lag check."""
     worst: dict[str, float] = {}
+    # partitions move between processes: export only the ones this process owns now
+    metrics.consumer_lag_messages.clear()
+    metrics.consumer_lag_seconds.clear()
     for topic, partition, messages, seconds in rows:
         metrics.consumer_lag_messages.labels(topic=topic, partition=str(partition)).set(messages)
         worst[topic] = max(worst.get(topic, 0.0), seconds)

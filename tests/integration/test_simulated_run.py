@@ -1,0 +1,55 @@
+"""A simulated run of 2,000 cases (duplicates, out-of-order delivery) through a real worker:
+the read models agree with an independent tally of what was published."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from topics import TopicNames
+
+from tests.integration.conftest import wait_until
+from tests.integration.test_lifecycle import load_roster
+from workers.simulate import generate, publish_run, write_roster_csv
+
+
+def _rows(dsn: str, sql: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(dsn) as conn:
+        return list(conn.execute(sql).fetchall())
+
+
+def test_two_thousand_simulated_cases_match_the_published_tally(
+    bootstrap: str, names: TopicNames, dsn: str, worker_env: dict[str, str], start_worker: Any,
+    tmp_path: Path,
+) -> None:
+    start = datetime.now(timezone.utc) - timedelta(days=20)  # every surge window long closed
+    run = generate(2000, seed=11, start=start, spread=timedelta(days=2), dup_fraction=0.05,
+                   shuffle_window=300)
+    exp = run.expected
+    assert load_roster(worker_env, write_roster_csv(tmp_path / "r.csv", run.roster)).returncode == 0
+    start_worker()
+    publish_run(bootstrap, names, run)
+    distinct = len({e.event_id for e in run.events})
+    wait_until(lambda: _rows(dsn, "SELECT count(*) FROM inbox")[0][0] >= distinct,
+               timeout=240, what=f"{distinct} distinct events in the inbox")
+    assert _rows(dsn, "SELECT count(*) FROM inbox")[0][0] == distinct
+    assert _rows(dsn, "SELECT count(*) FROM rm_cases")[0][0] == exp.cases
+    assert _rows(dsn, "SELECT count(*) FROM rm_dispatches WHERE requested_at IS NOT NULL")[0][0] \
+        == exp.dispatches
+    assert _rows(dsn, "SELECT count(*) FROM rm_reviews WHERE stage = 'survey'")[0][0] \
+        == exp.survey_reviews
+    assert _rows(dsn, "SELECT count(*) FROM rm_complaints")[0][0] == exp.complaints
+    assert _rows(dsn, "SELECT count(*) FROM parked_events")[0][0] == 0
+    statuses = dict(_rows(dsn, "SELECT case_id, status FROM rm_cases"))
+    wrong = {c: (statuses.get(c), s) for c, s in exp.status.items() if statuses.get(c) != s}
+    assert wrong == {}
+    (count, total), = _rows(dsn, "SELECT count(*), coalesce(sum(amount), 0) FROM rm_payouts")
+    assert (count, Decimal(total)) == (exp.payout_count, exp.payout_sum)
+    paths = dict(_rows(dsn, "SELECT case_id, approval_path FROM rm_payouts"))
+    assert paths == {c: p for c, p in exp.approval_path.items() if c in paths} and \
+        set(paths) == set(exp.payouts)
+    overloaded = _rows(dsn, "SELECT adjuster_id FROM rm_adjuster_load WHERE load > capacity")
+    assert overloaded == []
