@@ -30,8 +30,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy workers schemas
 
+## throughput, latency, memory against ceilings measured in the same run
 bench: install
 	$(BIN)/claimdesk bench
+
+## the full kill -9 chaos run (a shorter one is part of `make test`)
+chaos: install
+	CLAIMDESK_CHAOS_FULL=1 $(BIN)/pytest -q tests/integration/test_chaos.py
 
 clean:
 	rm -rf $(VENV) .claimdesk .pytest_cache .mypy_cache
