@@ -15,7 +15,7 @@ install: $(BIN)/.installed
 
 ## the whole system on the embedded stack, with simulated traffic and the ops page
 run: install
-	$(BIN)/claimdesk up
+	$(BIN)/claimdesk up --surge 温州市
 
 ## the whole test suite (unit + integration on the real broker and Postgres)
 test: install

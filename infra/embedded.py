@@ -116,7 +116,8 @@ class EmbeddedPostgres:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         mode = "delete" if self.delete_on_stop else "stop"
         try:
-            self.server = pgserver.get_server(self.data_dir, cleanup_mode=mode)
+            self.server = pgserver.get_server(  # type: ignore[attr-defined]
+                self.data_dir, cleanup_mode=mode)
         except Exception as exc:  # pgserver raises plain exceptions with its log inside
             raise EmbeddedStackError(f"embedded Postgres did not start: {exc}") from exc
         return self

@@ -125,7 +125,7 @@ def run_worker(settings: Settings) -> None:
     app, runtime, _ = build_worker(settings)
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), override_logging=False)
 
-    @app.on_before_shutdown.connect  # type: ignore[misc]
+    @app.on_before_shutdown.connect
     async def _stop(app: Any, **kwargs: Any) -> None:
         await runtime.stop()
 

@@ -152,7 +152,7 @@ def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     """Run the benchmark harness."""
     from bench.harness import run_bench_command
 
-    return run_bench_command(settings, args)
+    return int(run_bench_command(settings, args))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -165,7 +165,7 @@ def _parser() -> argparse.ArgumentParser:
         return sp
 
     up = add("up", cmd_up, "run everything on one machine (embedded broker and Postgres)")
-    up.add_argument("--rate", type=float, default=20.0, help="simulated cases per second")
+    up.add_argument("--rate", type=float, default=0.5, help="simulated cases per second")
     up.add_argument("--surge", default=None, help="city to hit with a simulated surge")
     add("migrate", cmd_migrate, "apply database migrations")
     topics = sub.add_parser("topics", help="topic administration")

@@ -18,9 +18,9 @@ def add_pages(app: faust.App, runtime: Runtime, ops_page: OpsPage | None = None)
 
     @app.page("/metrics")
     async def metrics(self: Any, request: Any) -> Any:
-        return self.bytes(
-            generate_latest(runtime.metrics.registry), content_type=CONTENT_TYPE_LATEST
-        )
+        # aiohttp takes the charset separately from the content type
+        return self.bytes(generate_latest(runtime.metrics.registry),
+                          content_type=CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4")
 
     @app.page("/healthz")
     async def healthz(self: Any, request: Any) -> Any:

@@ -78,17 +78,17 @@ async def refresh_gauges(pool: AsyncConnectionPool, metrics: Metrics) -> None:
         metrics.parked_events.set(row[2])
         cur = await conn.execute(
             "SELECT stage, count(*) FROM cases WHERE stage IS NOT NULL GROUP BY stage")
-        pending = dict(await cur.fetchall())
+        pending: dict[str, int] = dict(await cur.fetchall())
         for stage in STAGES:
             metrics.pending_reviews.labels(stage=stage).set(pending.get(stage, 0))
         cur = await conn.execute(
             "SELECT kind, count(*) FROM alerts WHERE resolved_at IS NULL GROUP BY kind")
-        open_kinds = dict(await cur.fetchall())
+        open_kinds: dict[str, int] = dict(await cur.fetchall())
         for kind in KINDS:
             metrics.alerts_open.labels(kind=kind).set(open_kinds.get(kind, 0))
         cur = await conn.execute(
             "SELECT scope_type, count(*) FROM surge_state WHERE level IS NOT NULL GROUP BY 1")
-        surges = dict(await cur.fetchall())
+        surges: dict[str, int] = dict(await cur.fetchall())
         for scope in ("city", "insurer"):
             metrics.surge_active.labels(scope=scope).set(surges.get(scope, 0))
     pending_rows, oldest = await outbox_backlog(pool)
