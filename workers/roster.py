@@ -82,9 +82,10 @@ def _row(raw: Any) -> RosterRow:
     bad = [s for s in skills if s not in SKILLS]
     if bad or not skills:
         raise ValueError(f"skills must be among {', '.join(sorted(SKILLS))}")
-    capacity = int(raw["capacity"])
-    if capacity < 0 or str(raw["capacity"]).strip() != str(capacity):
+    text = str(raw["capacity"]).strip()
+    if not text.isdigit() or isinstance(raw["capacity"], bool):
         raise ValueError("capacity must be a whole number ≥ 0")
+    capacity = int(text)
     active = raw["active"]
     if isinstance(active, str):
         if active.strip().lower() not in ("true", "false"):
@@ -107,6 +108,7 @@ async def replace_roster(conn: Any, rows: list[RosterRow], ctx: Any) -> int:
 
     await lock_subjects(conn, [ROUTING_LOCK])
     await conn.execute("UPDATE adjusters SET in_roster = false")
+    vault_names = [json.dumps({"name": r.name}, ensure_ascii=False) for r in rows]
     async with conn.cursor() as cur:
         await cur.executemany(
             "INSERT INTO adjusters (adjuster_id, name_masked, province, cities, skills, capacity,"
@@ -119,8 +121,10 @@ async def replace_roster(conn: Any, rows: list[RosterRow], ctx: Any) -> int:
         await cur.executemany(
             "INSERT INTO pii_vault (subject_type, subject_id, source, event_id, fields)"
             " VALUES ('adjuster', %s, 'roster', 'current', %s::jsonb) ON CONFLICT"
-            " (subject_type, subject_id, source, event_id) DO UPDATE SET fields = EXCLUDED.fields",
-            [(r.adjuster_id, json.dumps({"name": r.name}, ensure_ascii=False)) for r in rows])
+            " (subject_type, subject_id, source, event_id) DO UPDATE SET fields = %s::jsonb",
+            # the value again, not EXCLUDED.fields: reading EXCLUDED needs SELECT on the
+            # vault's PII column, which the worker role must not have (0006_roles.sql)
+            [(r.adjuster_id, name, name) for r, name in zip(rows, vault_names, strict=True)])
     fx = Effects()
     provinces = {r.province for r in rows}
     assigned = await drain(conn, provinces, ctx.clock(), ctx, fx)
