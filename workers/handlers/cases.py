@@ -8,7 +8,7 @@ from typing import Any
 from schemas import CaseReported
 
 from workers.context import HandlerContext
-from workers.handlers.common import claim_inbox, lock_subjects, timeline_row
+from workers.handlers.common import claim_batch, lock_subjects, timeline_row
 from workers.handlers.effects import CaseRow, ClockOp, Effects, data_hash, flush
 from workers.handlers.parking import take_parked
 from workers.handlers.review_apply import add_clock_ops, apply_case_review
@@ -22,9 +22,7 @@ async def apply_case_reported_batch(
     conn: Any, items: Sequence[Incoming], ctx: HandlerContext
 ) -> list[str]:
     """Apply a batch of case.reported events; one outcome per event."""
-    fresh = await claim_inbox(conn, "case-reported", items)
-    todo = [(n, i) for n, (i, f) in enumerate(zip(items, fresh, strict=True)) if f]
-    outcomes = ["applied" if f else "duplicate" for f in fresh]
+    outcomes, todo = await claim_batch(conn, "case-reported", items)
     await lock_subjects(conn, [f"case:{i.event.data.case_id}" for _, i in todo])
     ids = {i.event.data.case_id for _, i in todo}
     known = await _known_hashes(conn, ids)

@@ -39,6 +39,18 @@ async def claim_inbox(conn: Any, topic: str, items: Sequence[Incoming]) -> list[
     return out
 
 
+async def claim_batch(conn: Any, topic: str, items: Sequence[Incoming]
+                      ) -> tuple[list[str], list[tuple[int, Incoming]]]:
+    """Claim the batch in the inbox: (outcome per event, the new events with their index).
+
+    Outcomes start as ``applied`` for new events and ``duplicate`` for seen identities;
+    handlers overwrite them (``duplicate`` for a known business id, ``parked``, ...).
+    """
+    fresh = await claim_inbox(conn, topic, items)
+    outcomes = ["applied" if f else "duplicate" for f in fresh]
+    return outcomes, [(n, i) for n, (i, f) in enumerate(zip(items, fresh, strict=True)) if f]
+
+
 @dataclass(frozen=True)
 class TimelineRow:
     """One row of ``rm_case_timeline`` (no PII: the detail is our own wording)."""

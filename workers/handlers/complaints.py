@@ -11,7 +11,7 @@ from typing import Any
 from schemas import ComplaintFiled
 
 from workers.context import HandlerContext
-from workers.handlers.common import claim_inbox, lock_subjects, timeline_row
+from workers.handlers.common import claim_batch, lock_subjects, timeline_row
 from workers.handlers.effects import ClockOp, Effects, data_hash, flush
 from workers.handlers.parking import take_parked
 from workers.handlers.review_apply import ReviewFacts
@@ -81,9 +81,7 @@ async def apply_complaint_filed_batch(
     conn: Any, items: Sequence[Incoming], ctx: HandlerContext
 ) -> list[str]:
     """Apply a batch of complaint.filed events; one outcome per event."""
-    fresh = await claim_inbox(conn, "complaint-filed", items)
-    outcomes = ["applied" if f else "duplicate" for f in fresh]
-    todo = [(n, i) for n, (i, f) in enumerate(zip(items, fresh, strict=True)) if f]
+    outcomes, todo = await claim_batch(conn, "complaint-filed", items)
     if not todo:
         return outcomes
     datas: list[ComplaintFiled] = [i.event.data for _, i in todo]

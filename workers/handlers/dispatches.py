@@ -9,7 +9,7 @@ from typing import Any
 from schemas import DispatchRequested
 
 from workers.context import HandlerContext
-from workers.handlers.common import ROUTING_LOCK, claim_inbox, lock_subjects, timeline_row
+from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects, timeline_row
 from workers.handlers.effects import ClockOp, Effects, data_hash, flush, load_cases
 from workers.handlers.review_apply import add_clock_ops
 from workers.handlers.routing import (
@@ -29,9 +29,7 @@ async def apply_dispatch_requested_batch(
     conn: Any, items: Sequence[Incoming], ctx: HandlerContext
 ) -> list[str]:
     """Apply a batch of dispatch.requested events; one outcome per event."""
-    fresh = await claim_inbox(conn, "dispatch-requested", items)
-    outcomes = ["applied" if f else "duplicate" for f in fresh]
-    todo = [(n, i) for n, (i, f) in enumerate(zip(items, fresh, strict=True)) if f]
+    outcomes, todo = await claim_batch(conn, "dispatch-requested", items)
     if not todo:
         return outcomes
     # A batch mixes partitions in arrival order; route in data-time order instead so

@@ -10,7 +10,7 @@ from typing import Any
 from schemas import ReviewCompleted
 
 from workers.context import HandlerContext
-from workers.handlers.common import ROUTING_LOCK, claim_inbox, lock_subjects
+from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects
 from workers.handlers.complaints import apply_complaint_review, load_complaints, save_complaints
 from workers.handlers.effects import ClockOp, Effects, data_hash, flush, load_cases
 from workers.handlers.parking import park
@@ -42,10 +42,8 @@ async def apply_review_completed_batch(
     conn: Any, items: Sequence[Incoming], ctx: HandlerContext
 ) -> list[str]:
     """Apply a batch of review.completed events; one outcome per event."""
-    fresh = await claim_inbox(conn, "review-completed", items)
-    outcomes = ["applied" if f else "duplicate" for f in fresh]
-    todo = [(n, i, review_facts(i)) for n, (i, f) in enumerate(zip(items, fresh, strict=True))
-            if f]
+    outcomes, claimed = await claim_batch(conn, "review-completed", items)
+    todo = [(n, i, review_facts(i)) for n, i in claimed]
     if not todo:
         return outcomes
     facts_all = [f for _, _, f in todo]
