@@ -174,6 +174,11 @@ class BatchProcessor:
 
 
 def _describe(exc: BaseException) -> str:
-    """Exception class and SQLSTATE only: messages can quote values (PII)."""
+    """Exception class, SQLSTATE and the column/constraint it names — never the message
+    text, which can quote values (PII)."""
     state = getattr(exc, "sqlstate", None)
-    return f"{type(exc).__name__}" + (f" (SQLSTATE {state})" if state else "")
+    text = type(exc).__name__ + (f" (SQLSTATE {state})" if state else "")
+    diag = getattr(exc, "diag", None)
+    names = [n for n in (getattr(diag, "column_name", None), getattr(diag, "constraint_name", None))
+             if n]
+    return text + (f" on {', '.join(names)}" if names else "")
