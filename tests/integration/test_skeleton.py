@@ -159,3 +159,22 @@ def test_dlt_replay_republishes_valid_dead_letters_once(
     wait_until(lambda: _count(dsn, "SELECT count(*) FROM rm_cases WHERE case_id = %s",
                               good["data"]["case_id"]) == 1, what="replayed case applied")
     assert "replayed 0, still invalid 1, already replayed 1" in replay()
+
+
+def test_a_database_data_error_dead_letters_only_that_event(
+    bootstrap: str, names: TopicNames, dsn: str, start_worker: Any
+) -> None:
+    from tests.integration import builders as b
+
+    start_worker()
+    good = [b.case(f"C-OK-{n}") for n in range(3)]
+    poison = b.case("C-NUL")
+    poison["data"]["incident"]["description"] = "nul \u0000 byte"  # valid JSON, not storable
+    events = [good[0], poison, good[1], good[2]]
+    publish(bootstrap, names.name("case-reported"),
+            [(e["subject"], event_bytes(e)) for e in events])
+    dead = read_all(bootstrap, names.dlt("case-reported"), expect=1)
+    assert dead[0].headers["claimdesk.error.code"] == b"unprocessable"
+    assert b"nul" not in dead[0].headers["claimdesk.error.message"]
+    wait_until(lambda: _count(dsn, "SELECT count(*) FROM rm_cases") == 3, what="3 good cases")
+    assert _count(dsn, "SELECT count(*) FROM inbox WHERE event_id = %s", poison["id"]) == 0
