@@ -101,9 +101,12 @@ class UnitOfWork:
 
 
 @asynccontextmanager
-async def unit_of_work(pool: AsyncConnectionPool) -> AsyncIterator[UnitOfWork]:
-    """A transaction from the pool; anything not committed is rolled back."""
-    async with pool.connection() as conn:
+async def unit_of_work(
+    pool: AsyncConnectionPool, timeout: float | None = None
+) -> AsyncIterator[UnitOfWork]:
+    """A transaction from the pool (waiting at most ``timeout`` s for a connection, the
+    pool's default when None); anything not committed is rolled back."""
+    async with pool.connection(timeout=timeout) as conn:
         uow = UnitOfWork(conn)
         try:
             yield uow

@@ -48,7 +48,10 @@ def wait_for_broker(bootstrap: str, deadline_s: float = 60.0) -> None:
     delay = 0.2
     while True:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+            # bootstrap_timeout_ms: kafka-python 3 otherwise retries for 30 s inside the
+            # constructor, so the first "not reachable" line would come only after 30 s
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000,
+                                     bootstrap_timeout_ms=3000)
             admin.close()
             return
         except Exception as exc:  # kafka-python raises several unrelated types here

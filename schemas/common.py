@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Self
 
@@ -184,6 +184,14 @@ Money = Annotated[
 
 # ----------------------------------------------------------------------- timestamps
 
+#: Accepted range of input timestamps (UTC instant). Outside it a data time is an input
+#: error: year 1 or 9999 (with an offset beyond year 1..9999 in UTC) overflows the
+#: deadlines and windows computed from it, and Postgres rows that Python cannot read back
+#: would stall the monitor; an ancient report time makes the surge monitor close every
+#: 10-minute window since then.
+EARLIEST_TIMESTAMP = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_TIMESTAMP = datetime(2100, 1, 1, tzinfo=UTC)
+
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})\Z"
 )
@@ -205,11 +213,16 @@ def _parse_timestamp(value: Any) -> datetime:
             "must be an RFC 3339 date-time with a UTC offset, e.g. 2026-11-21T08:00:00+08:00",
         )
     try:
-        return datetime.fromisoformat(value.upper())
+        parsed = datetime.fromisoformat(value.upper())
     except ValueError:
         raise PydanticCustomError(
             "timestamp_range", "is not a valid date-time (field out of range)"
         ) from None
+    if not EARLIEST_TIMESTAMP <= parsed < LATEST_TIMESTAMP:
+        raise PydanticCustomError(
+            "timestamp_range", "must be from 1900-01-01 to before 2100-01-01 (UTC)"
+        )
+    return parsed
 
 
 def format_timestamp(value: datetime) -> str:

@@ -49,6 +49,10 @@ class Backoff:
     first_s: float = 0.1
     max_s: float = 5.0
     pause_after: int = 5
+    #: while retrying, wait at most this long for a pool connection: with Postgres down the
+    #: pool's default wait (30 s) would make each attempt last 30 s, and partitions would
+    #: pause only after minutes
+    connect_timeout_s: float = 2.0
 
 
 @dataclass
@@ -65,6 +69,7 @@ class BatchProcessor:
     pause: Callable[[bool], Awaitable[None]] | None = None
     backoff: Backoff = field(default_factory=Backoff)
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    _retrying_now: bool = field(default=False, init=False, repr=False)
 
     async def process(self, records: Sequence[Record]) -> None:
         """Apply ``records`` (one partition or several); returns only when all are settled."""
@@ -115,7 +120,8 @@ class BatchProcessor:
         return outcomes, dead
 
     async def _apply_in_one_transaction(self, items: list[Incoming]) -> dict[int, str]:
-        async with unit_of_work(self.pool) as uow:
+        timeout = self.backoff.connect_timeout_s if self._retrying_now else None
+        async with unit_of_work(self.pool, timeout) as uow:
             outcomes = await self.handler(uow.conn, items, self.context)
             await uow.commit()
         return {id(item): outcome for item, outcome in zip(items, outcomes, strict=True)}
@@ -142,6 +148,7 @@ class BatchProcessor:
                 if not is_transient(exc):
                     raise
                 attempt += 1
+                self._retrying_now = True
                 self.metrics.transient_errors_total.labels(component=self.base).inc()
                 log.warning(
                     "%s %s: transient failure (%s), attempt %d, retrying in %.1f s",
@@ -154,6 +161,7 @@ class BatchProcessor:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff.max_s)
                 continue
+            self._retrying_now = False
             if paused and self.pause:
                 log.info("%s: dependency recovered, resuming partitions", self.base)
                 await self.pause(False)

@@ -38,6 +38,7 @@ async def apply_case_reported_batch(
         known[data.case_id] = digest
         new.append(item)
     await _insert_cases(conn, new)
+    await _fill_complaint_cities(conn, new)
     await count_reports(conn, [(i.event.data.incident.province, i.event.data.incident.city,
                                 i.event.data.insurer, i.event.data.reported_at) for i in new],
                         ctx, fx)
@@ -93,13 +94,28 @@ async def _insert_cases(conn: Any, new: list[Incoming]) -> None:
             d.loss.estimated_amount, d.reported_at, inc.occurred_at, d.reported_at,
             item.source, item.event_id, data_hash(d),
         ))
-    async with conn.cursor() as cur:
-        await cur.executemany(
-            "INSERT INTO cases (case_id, insurer, report_no, policy_no_masked, line, channel,"
-            " province, city, district, cause, status, stage, cat_code, cat_mode, injuries,"
-            " estimated_amount, reported_at, occurred_at, updated_at, source, event_id,"
-            " data_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-            " %s, %s, %s, %s, %s, %s, %s)", rows)
+    # one unnest statement (binary parameters) instead of a per-row executemany
+    await conn.execute(
+        "INSERT INTO cases (case_id, insurer, report_no, policy_no_masked, line, channel,"
+        " province, city, district, cause, status, stage, cat_code, cat_mode, injuries,"
+        " estimated_amount, reported_at, occurred_at, updated_at, source, event_id,"
+        " data_hash) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[],"
+        " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+        " %b::text[], %b::text[], %b::bool[], %b::int[], %b::numeric[], %b::timestamptz[],"
+        " %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[], %b::text[])",
+        [list(c) for c in zip(*rows, strict=True)])
+
+
+async def _fill_complaint_cities(conn: Any, new: list[Incoming]) -> None:
+    """Complaints filed before their case get the case's city now (SPEC §4.6 counts
+    group complaints per insurer and city "from the linked case"), so the result does not
+    depend on which topic was consumed first. The case locks held here serialise this
+    with the complaint handler, which locks the same ``case:<id>`` subjects."""
+    if new:
+        await conn.execute(
+            "UPDATE complaints p SET city = u.city FROM unnest(%s::text[], %s::text[])"
+            " AS u(case_id, city) WHERE p.case_id = u.case_id AND p.city IS NULL",
+            ([i.event.data.case_id for i in new], [i.event.data.incident.city for i in new]))
 
 
 def _start_case(fx: Effects, item: Incoming, first_dispatch: Any, ctx: HandlerContext) -> None:

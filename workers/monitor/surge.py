@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -103,8 +104,10 @@ async def _check_window(conn: Any, scope_type: str, key: str, start: datetime, c
         if row is not None:
             await escalate(conn, row, cond, ctx, fx)
     await conn.execute(
-        "UPDATE surge_state SET level = %s, calm_windows = 0 WHERE scope_type = %s"
-        " AND scope_key = %s", (new.level.value if new.level else None, scope_type, key))
+        "UPDATE surge_state SET level = %s, calm_windows = 0, surge_window = CASE WHEN %s"
+        " THEN %s ELSE surge_window END WHERE scope_type = %s AND scope_key = %s",
+        (new.level.value if new.level else None, event is SurgeEvent.OPENED, start,
+         scope_type, key))
 
 
 async def _condition(conn: Any, scope_type: str, key: str, start: datetime, count: int,
@@ -140,17 +143,25 @@ async def close_windows(conn: Any, now: datetime, ctx: HandlerContext, fx: Effec
     policy: Policy = ctx.policy.default
     cur = await conn.execute(
         "SELECT scope_type, scope_key, baseline, level, calm_windows, last_closed_window,"
-        " alert_id FROM surge_state ORDER BY 1, 2 FOR UPDATE")
+        " surge_window FROM surge_state ORDER BY 1, 2 FOR UPDATE")
     closed = 0
-    for scope_type, key, baseline, level, calm, last, aid in await cur.fetchall():
+    for scope_type, key, baseline, level, calm, last, surge_window in await cur.fetchall():
         starts = windows_to_close(last, now, policy)
         if not starts:
             continue
         counts = await _counts(conn, scope_type, key, starts[0], starts[-1])
         state = SurgeState(Decimal(baseline), SurgeLevel(level) if level else None, calm)
         for start in starts:
+            if state.open and surge_window is not None and start < surge_window:
+                # began before the surge's own window (the monitor is catching up): it
+                # closes as it would have before the surge, never toward resolving it
+                before, _ = close_window(replace(state, level=None), counts.get(start, 0),
+                                         policy)
+                state = replace(state, baseline=before.baseline)
+                continue
             state, event = close_window(state, counts.get(start, 0), policy)
             if event is SurgeEvent.RESOLVED:
+                surge_window = None
                 row = (await open_alerts(conn, "surge")).get(
                     Condition(scope_of(scope_type, key), "warning", 0, 0, "").key)
                 if row is not None:
@@ -158,9 +169,10 @@ async def close_windows(conn: Any, now: datetime, ctx: HandlerContext, fx: Effec
         closed += len(starts)
         await conn.execute(
             "UPDATE surge_state SET baseline = %s, level = %s, calm_windows = %s,"
-            " last_closed_window = %s WHERE scope_type = %s AND scope_key = %s",
+            " last_closed_window = %s, surge_window = %s WHERE scope_type = %s"
+            " AND scope_key = %s",
             (state.baseline, state.level.value if state.level else None, state.calm_windows,
-             starts[-1], scope_type, key))
+             starts[-1], surge_window if state.open else None, scope_type, key))
     return closed
 
 
