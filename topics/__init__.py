@@ -10,8 +10,8 @@ from topics.registry import (
     OUTPUT_TOPICS,
     PAYOUT_APPROVED,
     REVIEW_COMPLETED,
-    TopicSpec,
     TopicNames,
+    TopicSpec,
     all_topics,
     dlt_name,
 )

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from prometheus_client import REGISTRY
 
 from infra.embedded import EmbeddedStack, free_port
 from infra.errors import ConfigError
 from infra.metrics import build_metrics
 from infra.outbox import run_relay
 from infra.settings import Settings
-from prometheus_client import REGISTRY
 from topics import (
     CASE_REPORTED,
     COMPLAINT_FILED,
@@ -20,17 +22,16 @@ from topics import (
     REVIEW_COMPLETED,
     TopicNames,
 )
-
 from workers.app import create_app, lag_probe
-from workers.monitor.loop import run_monitor
 from workers.context import HandlerContext
 from workers.handlers.cases import apply_case_reported_batch
 from workers.handlers.complaints import apply_complaint_filed_batch
 from workers.handlers.dispatches import apply_dispatch_requested_batch
 from workers.handlers.reviews import apply_review_completed_batch
-from workers.rules.policy import PolicyBook, parse_policy_toml
+from workers.monitor.loop import run_monitor
 from workers.ops_page import render_ops_page
 from workers.pipeline import Handler
+from workers.rules.policy import PolicyBook, parse_policy_toml
 from workers.runtime import Runtime
 from workers.web import add_pages
 
@@ -129,7 +130,5 @@ def run_worker(settings: Settings) -> None:
     async def _stop(app: Any, **kwargs: Any) -> None:
         await runtime.stop()
 
-    try:
+    with contextlib.suppress(SystemExit):  # faust exits via SystemExit after a clean stop
         worker.execute_from_commandline()
-    except SystemExit:
-        pass

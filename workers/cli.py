@@ -25,7 +25,6 @@ def _setup_logging(settings: Settings) -> None:
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     """Apply pending SQL migrations."""
     from infra.db import migrate
-
     from workers.bootstrap import connections
 
     with connections(settings) as s:
@@ -38,7 +37,6 @@ def cmd_topics_create(settings: Settings, args: argparse.Namespace) -> int:
     """Create every topic (idempotent)."""
     from infra.kafka import create_topics, wait_for_broker
     from topics import TopicNames
-
     from workers.bootstrap import connections
 
     with connections(settings) as s:
@@ -53,7 +51,6 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from infra.db import migrate
     from infra.kafka import create_topics, wait_for_broker
     from topics import TopicNames
-
     from workers.bootstrap import connections, run_worker
 
     with connections(settings) as s:
@@ -100,7 +97,6 @@ def cmd_roster_load(settings: Settings, args: argparse.Namespace) -> int:
 
     from infra.db import open_pool, unit_of_work
     from infra.errors import ConfigError
-
     from workers.bootstrap import build_runtime, connections
     from workers.roster import read_roster_file, replace_roster
 

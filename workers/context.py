@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from topics import TopicNames
@@ -12,7 +12,7 @@ from topics import TopicNames
 
 def utc_now() -> datetime:
     """The real wall clock (tests inject their own)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

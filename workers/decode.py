@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pydantic import ValidationError
-from schemas import INPUT_EVENTS, describe_errors
 
+from schemas import INPUT_EVENTS, describe_errors
 from workers.records import DeadLetter, Incoming, Record
 
 MAX_VALUE_BYTES = 1024 * 1024

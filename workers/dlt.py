@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import psycopg
+
 from infra.settings import Settings
 from infra.topic_reader import read_topic
 from topics import INPUT_TOPICS, TopicNames
-
 from workers.decode import decode_record
 from workers.records import DeadLetter, Record
 

@@ -19,15 +19,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from infra.db import is_data_error, is_transient, unit_of_work
+from psycopg_pool import AsyncConnectionPool
+
+from infra.db import is_transient, unit_of_work
 from infra.kafka import OutRecord
 from infra.metrics import Metrics
-from psycopg_pool import AsyncConnectionPool
 from topics import TopicNames
-
 from workers.decode import decode_record, dlt_headers, dlt_value
 from workers.records import DeadLetter, Incoming, Record
 
@@ -68,7 +68,7 @@ class BatchProcessor:
     context: Any
     pause: Callable[[bool], Awaitable[None]] | None = None
     backoff: Backoff = field(default_factory=Backoff)
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     _retrying_now: bool = field(default=False, init=False, repr=False)
 
     async def process(self, records: Sequence[Record]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import psycopg
 
@@ -15,7 +15,7 @@ SHANGHAI = timezone(timedelta(hours=8))
 
 def today_in_shanghai(now: datetime | None = None) -> date:
     """The Asia/Shanghai calendar day of ``now`` (UTC+8, no DST)."""
-    return (now or datetime.now(timezone.utc)).astimezone(SHANGHAI).date()
+    return (now or datetime.now(UTC)).astimezone(SHANGHAI).date()
 
 
 def daily_rows(dsn: str, day: date) -> list[tuple[object, ...]]:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from infra.errors import ConfigError
-
 from workers.rules.masking import mask_name
 
 FIELDS = ("adjuster_id", "name", "province", "cities", "skills", "capacity", "active")

@@ -7,13 +7,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from psycopg_pool import AsyncConnectionPool
+
 from infra.db import open_pool
 from infra.kafka import AsyncPublisher
 from infra.metrics import Metrics
 from infra.settings import Settings
-from psycopg_pool import AsyncConnectionPool
 from topics import TopicNames
-
 from workers.context import HandlerContext
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,6 @@ from infra.db import migrate
 from infra.kafka import create_topics, wait_for_broker
 from infra.settings import Settings
 from topics import TopicNames
-
 from workers.bootstrap import connections, run_worker
 
 log = logging.getLogger(__name__)
@@ -21,7 +20,6 @@ def _load_roster(settings: Settings) -> None:
     import asyncio
 
     from infra.db import open_pool, unit_of_work
-
     from workers.bootstrap import build_runtime
     from workers.roster import parse_roster, replace_roster
     from workers.simulate import DEFAULT_ROSTER_SEED, roster, write_roster_csv

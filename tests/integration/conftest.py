@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import psycopg
 import pytest
+
 from infra.db import migrate
 from infra.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from infra.kafka import create_topics
@@ -109,7 +110,7 @@ class WorkerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = int(env["CLAIMDESK_METRICS_PORT"])
 
-    def start(self) -> "WorkerProcess":
+    def start(self) -> WorkerProcess:
         """Start the process (returns at once)."""
         out = open(self.log_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from infra.db import unit_of_work
 from psycopg_pool import AsyncConnectionPool
+
+from infra.db import unit_of_work
 from schemas import INPUT_EVENTS
 from topics import TopicNames
-
 from workers.bootstrap import handlers
 from workers.context import HandlerContext
 from workers.records import Incoming, Record

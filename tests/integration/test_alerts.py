@@ -48,7 +48,7 @@ def test_backlog_alert_opens_holds_and_resolves_after_two_clear_checks(dsn: str)
             # no roster: every dispatch queues; the oldest is 40 min old → backlog
             await apply(pool, "dispatch-requested",
                         [b.dispatch(f"D-{n}", f"C-{n}", at=n) for n in range(3)], ctx)
-            for step in range(2):
+            for _ in range(2):
                 clock.now += EVERY
                 await check_once(pool, clock.now, ctx, EVERY, force=True)
                 seen.append(_alert_events(dsn, "backlog"))
@@ -56,7 +56,7 @@ def test_backlog_alert_opens_holds_and_resolves_after_two_clear_checks(dsn: str)
             await apply(pool, "review-completed", [
                 b.review(f"R-{n}", f"C-{n}", "survey", "completed", at=50, amount="1.00",
                          dispatch_id=f"D-{n}") for n in range(3)], ctx)
-            for step in range(2):
+            for _ in range(2):
                 clock.now += EVERY
                 await check_once(pool, clock.now, ctx, EVERY, force=True)
                 seen.append(_alert_events(dsn, "backlog"))

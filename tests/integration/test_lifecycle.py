@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from schemas import payout_id
-from topics import TopicNames
 
+from schemas import payout_id
 from tests.integration import builders as b
 from tests.integration.conftest import wait_until
 from tests.integration.kafka_helpers import event_bytes, publish, read_all
+from topics import TopicNames
 
 
 def _send(bootstrap: str, names: TopicNames, topic: str, *events: dict[str, Any]) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from infra.metrics import build_metrics
 from psycopg_pool import AsyncConnectionPool
 
+from infra.metrics import build_metrics
 from tests.integration import builders as b
 from tests.integration.inproc import FakeClock, apply, context
 from workers.monitor.loop import check_once, sweep_once

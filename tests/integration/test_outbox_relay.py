@@ -7,12 +7,12 @@ import json
 from typing import Any
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool
+
 from infra.kafka import AsyncPublisher, create_topics
 from infra.outbox import OutboxItem, enqueue, relay_once
-from psycopg_pool import AsyncConnectionPool
-from topics import TopicNames
-
 from tests.integration.kafka_helpers import read_all
+from topics import TopicNames
 
 
 def test_two_relays_publish_every_row_once_in_order_per_key(

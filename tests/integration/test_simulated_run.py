@@ -3,16 +3,16 @@ the read models agree with an independent tally of what was published."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from topics import TopicNames
 
 from tests.integration.conftest import wait_until
 from tests.integration.test_lifecycle import load_roster
+from topics import TopicNames
 from workers.simulate import generate, publish_run, write_roster_csv
 
 
@@ -25,7 +25,7 @@ def test_two_thousand_simulated_cases_match_the_published_tally(
     bootstrap: str, names: TopicNames, dsn: str, worker_env: dict[str, str], start_worker: Any,
     tmp_path: Path,
 ) -> None:
-    start = datetime.now(timezone.utc) - timedelta(days=20)  # every surge window long closed
+    start = datetime.now(UTC) - timedelta(days=20)  # every surge window long closed
     run = generate(2000, seed=11, start=start, spread=timedelta(days=2), dup_fraction=0.05,
                    shuffle_window=300)
     exp = run.expected

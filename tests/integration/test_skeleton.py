@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from topics import TopicNames
 
 from tests.integration.conftest import wait_until
 from tests.integration.kafka_helpers import event_bytes, publish, read_all
+from topics import TopicNames
 
 SAMPLES = {
     "case-reported": ["case.reported.json"],

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from infra.errors import ConfigError
 
+from infra.errors import ConfigError
 from tests.conftest import contract_dir
 from workers.roster import parse_roster
 

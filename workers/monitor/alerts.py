@@ -21,7 +21,6 @@ from schemas import (
     scope_json,
 )
 from topics import ALERTS
-
 from workers.context import HandlerContext
 from workers.handlers.effects import Effects
 

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from topics import REVIEW_COMPLETED
-
 from workers.context import HandlerContext
 from workers.handlers.effects import Effects
 from workers.monitor.alerts import Condition, reconcile
@@ -72,10 +71,14 @@ async def group_complaint_conditions(conn: Any, now: datetime, policy: Policy) -
         " WHERE status <> 'merged' AND filed_at > %s AND filed_at <= %s",
         (now - policy.group_complaint.window, now))
     facts = [ComplaintFact(*r) for r in await cur.fetchall()]
-    return [Condition(h.scope_dict(), "warning", float(h.count),
-                      float(policy.group_complaint.min_count),
-                      f"{h.count} complaints in 24 h ({'adjuster' if 'adjuster_id' in h.scope_dict() else 'insurer and city'})")
-            for h in group_complaints(facts, now, policy)]
+    out = []
+    for hit in group_complaints(facts, now, policy):
+        scope = hit.scope_dict()
+        about = "adjuster" if "adjuster_id" in scope else "insurer and city"
+        out.append(Condition(scope, "warning", float(hit.count),
+                             float(policy.group_complaint.min_count),
+                             f"{hit.count} complaints in 24 h about one {about}"))
+    return out
 
 
 async def data_quality_conditions(conn: Any, now: datetime, policy: Policy,

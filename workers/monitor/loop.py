@@ -8,16 +8,17 @@ the ``monitor_runs`` row (whoever advances it first).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from psycopg_pool import AsyncConnectionPool
+
 from infra.db import unit_of_work
 from infra.metrics import Metrics
 from infra.outbox import outbox_backlog
-from psycopg_pool import AsyncConnectionPool
-
 from workers.context import HandlerContext
 from workers.handlers.effects import Effects, flush
 from workers.monitor.health import run_checks
@@ -138,7 +139,5 @@ async def run_monitor(pool: AsyncConnectionPool, ctx: HandlerContext, metrics: M
         except Exception as exc:  # a dependency failure: log, count, try again next round
             metrics.transient_errors_total.labels(component="monitor").inc()
             log.warning("monitor: %s; retrying in %.0f s", type(exc).__name__, sweep_every_s)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), sweep_every_s)
-        except TimeoutError:
-            pass

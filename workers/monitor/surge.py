@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 from schemas import Staffing, format_timestamp
-
 from workers.context import HandlerContext
 from workers.handlers.effects import Effects
 from workers.monitor.alerts import Condition, escalate, open_alert, open_alerts, resolve
