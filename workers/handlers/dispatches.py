@@ -83,7 +83,36 @@ async def apply_dispatch_requested_batch(
         fx.timeline.append(timeline_row(item, "applied", detail))
     await save_last_assigned(conn, roster)
     await flush(conn, fx)
+    await _stop_dispatch_clocks_at_first_request(conn, todo, cases)
     return outcomes
+
+
+async def _stop_dispatch_clocks_at_first_request(
+    conn: Any, todo: Sequence[tuple[int, Incoming]], cases: dict[str, Any]
+) -> None:
+    """The case's dispatch clock stops at its first dispatch request (SPEC §4.4).
+
+    A survey processed before its dispatch request stops the clock at the survey's time
+    (it proves a dispatch was requested, but not when); when the request arrives, its
+    earlier ``requested_at`` becomes the stop and the warn/breach marks are settled again,
+    so the result does not depend on which topic was consumed first. (The dispatch clock is
+    never paused, hence no paused time to account for.)
+    """
+    first: dict[str, Any] = {}
+    for _, item in todo:
+        d: DispatchRequested = item.event.data
+        if d.case_id in cases:
+            first[d.case_id] = min(first.get(d.case_id, d.requested_at), d.requested_at)
+    if first:
+        await conn.execute(
+            "UPDATE sla_clocks c SET stopped_at = greatest(u.at, c.started_at),"
+            " warned_at = CASE WHEN c.warn_at <= u.at THEN c.warn_at END,"
+            " breached_at = CASE WHEN c.due_at <= u.at THEN c.due_at END"
+            " FROM unnest(%s::text[], %s::timestamptz[]) AS u(case_id, at)"
+            " WHERE c.subject_type = 'case' AND c.subject_id = u.case_id"
+            " AND c.clock = %s AND c.stopped_at > greatest(u.at, c.started_at)"
+            " AND c.paused_s = 0",
+            (list(first), list(first.values()), Clock.DISPATCH.value))
 
 
 def _policy(ctx: HandlerContext, case: Any) -> Any:
