@@ -23,6 +23,13 @@ log = logging.getLogger(__name__)
 BATCH_MAX = 2000
 BATCH_WITHIN_S = 0.05
 
+#: faust settings of the consuming path (also used by the bench's faust ceiling).
+FAUST_TUNING: dict[str, Any] = dict(
+    broker_commit_interval=0.5,
+    broker_max_poll_records=5000,
+    stream_buffer_maxsize=131072,
+)
+
 
 def create_app(runtime: Runtime, handlers: dict[str, Handler], web_port: int) -> faust.App:
     """Build the faust app for ``runtime``; nothing connects until the worker starts."""
@@ -36,9 +43,6 @@ def create_app(runtime: Runtime, handlers: dict[str, Handler], web_port: int) ->
         processing_guarantee="at_least_once",
         broker_session_timeout=6.0,
         broker_heartbeat_interval=1.0,
-        broker_commit_interval=0.5,
-        broker_max_poll_records=5000,
-        stream_buffer_maxsize=131072,
         consumer_auto_offset_reset="earliest",
         topic_allow_declare=False,
         topic_disable_leader=True,
@@ -50,6 +54,7 @@ def create_app(runtime: Runtime, handlers: dict[str, Handler], web_port: int) ->
         datadir=str(datadir),
         autodiscover=False,
         store="memory://",
+        **FAUST_TUNING,
     )
     for base in INPUT_TOPICS:
         _add_agent(app, runtime, base, handlers[base])
