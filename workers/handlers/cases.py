@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from schemas import CaseReported
-
 from workers.context import HandlerContext
 from workers.handlers.common import claim_batch, lock_subjects, timeline_row
 from workers.handlers.effects import CaseRow, ClockOp, Effects, data_hash, flush
@@ -37,7 +36,7 @@ async def apply_case_reported_batch(
             continue
         known[data.case_id] = digest
         new.append(item)
-    await _insert_cases(conn, new)
+    await _insert_cases(conn, new, known)
     await _fill_complaint_cities(conn, new)
     await count_reports(conn, [(i.event.data.incident.province, i.event.data.incident.city,
                                 i.event.data.insurer, i.event.data.reported_at) for i in new],
@@ -80,7 +79,7 @@ async def _first_dispatches(conn: Any, ids: set[str]) -> dict[str, Any]:
     return {r[0]: r[1] for r in await cur.fetchall()}
 
 
-async def _insert_cases(conn: Any, new: list[Incoming]) -> None:
+async def _insert_cases(conn: Any, new: list[Incoming], digests: dict[str, str]) -> None:
     if not new:
         return
     rows = []
@@ -92,7 +91,7 @@ async def _insert_cases(conn: Any, new: list[Incoming]) -> None:
             d.channel.value, inc.province, inc.city, inc.district, inc.cause, "reported",
             "survey", d.cat_code, d.cat_code is not None, d.loss.injuries,
             d.loss.estimated_amount, d.reported_at, inc.occurred_at, d.reported_at,
-            item.source, item.event_id, data_hash(d),
+            item.source, item.event_id, digests[d.case_id],  # data_hash(d), computed above
         ))
     # one unnest statement (binary parameters) instead of a per-row executemany
     await conn.execute(

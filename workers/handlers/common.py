@@ -26,7 +26,7 @@ async def claim_inbox(conn: Any, topic: str, items: Sequence[Incoming]) -> list[
             firsts.append(ident)
     cur = await conn.execute(
         "INSERT INTO inbox (source, event_id, topic)"
-        " SELECT s, i, %s FROM unnest(%s::text[], %s::text[]) AS u(s, i)"
+        " SELECT s, i, %s FROM unnest(%b::text[], %b::text[]) AS u(s, i)"
         " ON CONFLICT DO NOTHING RETURNING source, event_id",
         (topic, [s for s, _ in firsts], [i for _, i in firsts]),
     )
@@ -91,8 +91,8 @@ async def write_timeline(conn: Any, rows: Iterable[TimelineRow]) -> None:
     ], strict=True))
     await conn.execute(
         "INSERT INTO case_timeline (case_id, complaint_id, event_type, event_time, source,"
-        " event_id, outcome, detail) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[],"
-        " %s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::text[])",
+        " event_id, outcome, detail) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[],"
+        " %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[])",
         [list(c) for c in cols],
     )
 

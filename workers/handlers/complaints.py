@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from schemas import ComplaintFiled
-
 from workers.context import HandlerContext
 from workers.handlers.common import claim_batch, lock_subjects, timeline_row
 from workers.handlers.effects import ClockOp, Effects, data_hash, flush

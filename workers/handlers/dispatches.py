@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from schemas import DispatchRequested
-
 from workers.context import HandlerContext
 from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects, timeline_row
 from workers.handlers.effects import ClockOp, Effects, data_hash, flush, load_cases
@@ -41,6 +40,8 @@ async def apply_dispatch_requested_batch(
     cases = await load_cases(conn, case_ids)
     roster = await load_roster(conn, {i.event.data.location.province for _, i in todo})
     fx = Effects()
+    inserts: list[tuple[Any, ...]] = []
+    fills: list[tuple[Any, ...]] = []
     for n, item in todo:
         d: DispatchRequested = item.event.data
         digest = data_hash(d)
@@ -59,7 +60,7 @@ async def apply_dispatch_requested_batch(
         due = d.requested_at + window
         surveyed_at = known[1] if known else None
         if surveyed_at is not None:
-            await _fill_surveyed(conn, item, due, digest)
+            fills.append(_fill_surveyed(item, due, digest))
             detail = "survey already completed: recorded as surveyed, not assigned"
         else:
             req = DispatchRequest(d.dispatch_id, d.skill.value, d.location.province,
@@ -67,7 +68,8 @@ async def apply_dispatch_requested_batch(
                                   d.preferred_adjuster_id)
             decision = route_dispatch(req, roster.values())
             take(roster, decision, d.requested_at)
-            await _insert(conn, item, decision.adjuster_id, decision.reason, due, digest, ctx)
+            inserts.append(_insert(item, decision.adjuster_id, decision.reason, due, digest,
+                                   ctx))
             announce(fx, Announcement(d.dispatch_id, d.case_id, decision, due), ctx)
             detail = f"assigned to {decision.adjuster_id}" if decision.adjuster_id else "queued"
         fx.clock_ops.append(ClockOp("start", "dispatch", d.dispatch_id, Clock.SURVEY.value,
@@ -81,6 +83,7 @@ async def apply_dispatch_requested_batch(
         fx.vault("dispatch", d.dispatch_id, item.source, item.event_id,
                  {"location_address": d.location.address})
         fx.timeline.append(timeline_row(item, "applied", detail))
+    await _write(conn, inserts, fills)
     await save_last_assigned(conn, roster)
     await flush(conn, fx)
     await _stop_dispatch_clocks_at_first_request(conn, todo, cases)
@@ -151,23 +154,44 @@ def _columns(item: Incoming) -> tuple[Any, ...]:
             d.urgency.value, d.preferred_adjuster_id, d.requested_at)
 
 
-async def _insert(conn: Any, item: Incoming, adjuster_id: str | None, reason: str, due: Any,
-                  digest: str, ctx: HandlerContext) -> None:
+def _insert(item: Incoming, adjuster_id: str | None, reason: str, due: Any, digest: str,
+            ctx: HandlerContext) -> tuple[Any, ...]:
+    """The ``dispatches`` row of a routed request (written by :func:`_write`)."""
     d: DispatchRequested = item.event.data
-    await conn.execute(
-        "INSERT INTO dispatches (dispatch_id, case_id, task, skill, province, city, district,"
-        " urgency, preferred_adjuster_id, requested_at, status, adjuster_id, decided_at,"
-        " survey_due_by, route_reason, source, event_id, data_hash) VALUES (%s, %s, %s, %s,"
-        " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (d.dispatch_id, *_columns(item), "assigned" if adjuster_id else "queued", adjuster_id,
-         ctx.clock(), due, reason, item.source, item.event_id, digest))
+    return (d.dispatch_id, *_columns(item), "assigned" if adjuster_id else "queued",
+            adjuster_id, ctx.clock(), due, reason, item.source, item.event_id, digest)
 
 
-async def _fill_surveyed(conn: Any, item: Incoming, due: Any, digest: str) -> None:
+def _fill_surveyed(item: Incoming, due: Any, digest: str) -> tuple[Any, ...]:
+    """The request's columns for the placeholder a survey left (written by :func:`_write`)."""
     d: DispatchRequested = item.event.data
-    await conn.execute(
-        "UPDATE dispatches SET case_id = %s, task = %s, skill = %s, province = %s, city = %s,"
-        " district = %s, urgency = %s, preferred_adjuster_id = %s, requested_at = %s,"
-        " survey_due_by = %s, source = %s, event_id = %s, data_hash = %s,"
-        " route_reason = 'surveyed before the request arrived' WHERE dispatch_id = %s",
-        (*_columns(item), due, item.source, item.event_id, digest, d.dispatch_id))
+    return (*_columns(item), due, item.source, item.event_id, digest, d.dispatch_id)
+
+
+async def _write(conn: Any, inserts: list[tuple[Any, ...]],
+                 fills: list[tuple[Any, ...]]) -> None:
+    """One statement each for the batch's new dispatches and filled placeholders (nothing
+    in the batch reads ``dispatches`` between routing and here; the routing lock is held)."""
+    if inserts:
+        await conn.execute(
+            "INSERT INTO dispatches (dispatch_id, case_id, task, skill, province, city,"
+            " district, urgency, preferred_adjuster_id, requested_at, status, adjuster_id,"
+            " decided_at, survey_due_by, route_reason, source, event_id, data_hash)"
+            " SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+            " %b::text[], %b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[],"
+            " %b::text[], %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[],"
+            " %b::text[], %b::text[])",
+            [list(c) for c in zip(*inserts, strict=True)])
+    if fills:
+        await conn.execute(
+            "UPDATE dispatches p SET case_id = u.case_id, task = u.task, skill = u.skill,"
+            " province = u.province, city = u.city, district = u.district, urgency = u.urgency,"
+            " preferred_adjuster_id = u.pref, requested_at = u.requested_at,"
+            " survey_due_by = u.due, source = u.source, event_id = u.event_id,"
+            " data_hash = u.data_hash, route_reason = 'surveyed before the request arrived'"
+            " FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+            " %b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[],"
+            " %b::text[], %b::text[], %b::text[], %b::text[]) AS u(case_id, task, skill,"
+            " province, city, district, urgency, pref, requested_at, due, source, event_id,"
+            " data_hash, dispatch_id) WHERE p.dispatch_id = u.dispatch_id",
+            [list(c) for c in zip(*fills, strict=True)])

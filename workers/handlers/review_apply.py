@@ -9,7 +9,6 @@ from typing import Any
 
 from schemas import PayoutApproved, payout_approved_event_id
 from topics import PAYOUT_APPROVED
-
 from workers.context import HandlerContext
 from workers.handlers.common import TimelineRow
 from workers.handlers.effects import CaseRow, ClockOp, Effects
@@ -58,7 +57,7 @@ class ReviewFacts:
         return out
 
     @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> "ReviewFacts":
+    def from_payload(cls, payload: dict[str, Any]) -> ReviewFacts:
         """Inverse of :meth:`payload`."""
         data = dict(payload)
         data["amount"] = None if data["amount"] is None else Decimal(data["amount"])
@@ -78,16 +77,31 @@ class ReviewFacts:
                            self.completed_at, self.source, self.event_id, outcome, detail)
 
 
-async def surge_open_at(conn: Any, province: str, city: str, at: datetime) -> bool:
-    """Was a surge alert for the city open at data time ``at``?"""
-    cur = await conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM alerts WHERE kind = 'surge'"
-        " AND scope->>'province' = %s AND scope->>'city' = %s AND opened_at <= %s"
-        " AND (resolved_at IS NULL OR resolved_at > %s))",
-        (province, city, at, at),
-    )
-    row = await cur.fetchone()
-    return bool(row and row[0])
+async def surge_open_at(conn: Any, province: str, city: str, at: datetime,
+                        fx: Effects | None = None) -> bool:
+    """Was a surge alert for the city open at data time ``at``?
+
+    With ``fx``, the surge alerts are read once per batch (``fx.surge_alerts``) instead of
+    one query per initial review; the predicate is the same. (Only the case handler opens
+    surge alerts, before it unparks reviews, so none appears later in a batch.)
+    """
+    if fx is None:
+        cur = await conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM alerts WHERE kind = 'surge'"
+            " AND scope->>'province' = %s AND scope->>'city' = %s AND opened_at <= %s"
+            " AND (resolved_at IS NULL OR resolved_at > %s))",
+            (province, city, at, at),
+        )
+        row = await cur.fetchone()
+        return bool(row and row[0])
+    if fx.surge_alerts is None:
+        cur = await conn.execute(
+            "SELECT scope->>'province', scope->>'city', opened_at, resolved_at FROM alerts"
+            " WHERE kind = 'surge'")
+        fx.surge_alerts = list(await cur.fetchall())
+    return any(p == province and c == city and opened <= at
+               and (resolved is None or resolved > at)
+               for p, c, opened, resolved in fx.surge_alerts)
 
 
 async def apply_case_review(
@@ -102,7 +116,8 @@ async def apply_case_review(
     else:
         surge = False
         if stage is Stage.INITIAL and case.state.cat_mode is None and not case.cat_code:
-            surge = await surge_open_at(conn, case.province, case.city, facts.completed_at)
+            surge = await surge_open_at(conn, case.province, case.city, facts.completed_at,
+                                         fx)
         review = ReviewInput(facts.review_id, stage, Decision(facts.decision),
                              facts.completed_at, facts.amount, facts.disputed)
         t = decide_review(case.state, review, policy, surge)

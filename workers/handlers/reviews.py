@@ -4,11 +4,11 @@ for an unknown case; complaint-stage reviews close complaints."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from schemas import ReviewCompleted
-
 from workers.context import HandlerContext
 from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects
 from workers.handlers.complaints import apply_complaint_review, load_complaints, save_complaints
@@ -55,6 +55,8 @@ async def apply_review_completed_batch(
                                               if f.complaint_id and f.stage == "complaint"})
     fx = Effects()
     freed_at: datetime | None = None
+    closes = _DispatchCloses(await _dispatch_states(
+        conn, {f.dispatch_id for f in facts_all if f.stage == "survey" and f.dispatch_id}))
     for n, item, facts in todo:
         if facts.review_id in known:
             outcomes[n] = "duplicate"
@@ -63,11 +65,12 @@ async def apply_review_completed_batch(
         known[facts.review_id] = facts.data_hash
         fx.vault("review", facts.review_id, facts.source, facts.event_id,
                  {"reason": item.event.data.reason})
-        if facts.stage == "survey" and await _close_dispatch(conn, facts, fx):
+        if facts.stage == "survey" and closes.close(facts, fx):
             freed_at = max(freed_at or facts.completed_at, facts.completed_at)
         outcomes[n] = await _apply_one(conn, facts, cases, complaints, ctx, fx)
         if outcomes[n] != "parked":
             fx.reviews[facts.review_id] = facts.row(outcomes[n])
+    await closes.write(conn)
     if freed_at is not None:
         await drain(conn, fx.freed_provinces, freed_at, ctx, fx)
     await save_complaints(conn, complaints)
@@ -102,26 +105,63 @@ async def _known_reviews(conn: Any, ids: set[str]) -> dict[str, str]:
     return {r[0]: r[1] for r in await cur.fetchall()}
 
 
-async def _close_dispatch(conn: Any, facts: ReviewFacts, fx: Effects) -> bool:
-    """Close the survey's dispatch whatever its state; True when it freed an adjuster."""
+async def _dispatch_states(conn: Any, ids: set[str]) -> dict[str, tuple[str, Any]]:
+    """dispatch_id → (status, province) of the known dispatches among ``ids``.
+
+    The caller holds the ``routing`` lock (every survey batch takes it, as does every
+    dispatch batch), so these rows cannot change before :meth:`_DispatchCloses.write`.
+    """
+    if not ids:
+        return {}
     cur = await conn.execute(
-        "SELECT status, province FROM dispatches WHERE dispatch_id = %s", (facts.dispatch_id,))
-    row = await cur.fetchone()
-    if row is None:
-        await conn.execute(
-            "INSERT INTO dispatches (dispatch_id, case_id, status, closed_at, closed_by_review)"
-            " VALUES (%s, %s, 'surveyed', %s, %s)",
-            (facts.dispatch_id, facts.case_id, facts.completed_at, facts.review_id))
+        "SELECT dispatch_id, status, province FROM dispatches WHERE dispatch_id = ANY(%s)",
+        (list(ids),))
+    return {r[0]: (r[1], r[2]) for r in await cur.fetchall()}
+
+
+@dataclass
+class _DispatchCloses:
+    """Survey closes of one batch, decided in memory, written with two statements."""
+
+    states: dict[str, tuple[str, Any]]
+    inserts: list[tuple[Any, ...]] = field(default_factory=list)
+    updates: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def close(self, facts: ReviewFacts, fx: Effects) -> bool:
+        """Close the survey's dispatch whatever its state; True when it freed an adjuster.
+
+        Decided exactly as one SELECT and one INSERT/UPDATE per survey would (the state
+        map is updated as the batch goes, so a second survey of a dispatch sees the first).
+        """
+        row = self.states.get(str(facts.dispatch_id))
+        if row is None:
+            self.inserts.append((facts.dispatch_id, facts.case_id, facts.completed_at,
+                                 facts.review_id))
+            self.states[str(facts.dispatch_id)] = ("surveyed", None)
+            return False
+        status, province = row
+        if status == "surveyed":
+            return False
+        self.updates.append((facts.dispatch_id, facts.completed_at, facts.review_id))
+        self.states[str(facts.dispatch_id)] = ("surveyed", province)
+        fx.clock_ops.append(ClockOp("stop", "dispatch", str(facts.dispatch_id),
+                                    Clock.SURVEY.value, facts.completed_at))
+        if status == "assigned":
+            fx.freed_provinces.add(province)
+            return True
         return False
-    status, province = row
-    if status == "surveyed":
-        return False
-    await conn.execute(
-        "UPDATE dispatches SET status = 'surveyed', closed_at = %s, closed_by_review = %s"
-        " WHERE dispatch_id = %s", (facts.completed_at, facts.review_id, facts.dispatch_id))
-    fx.clock_ops.append(ClockOp("stop", "dispatch", str(facts.dispatch_id), Clock.SURVEY.value,
-                                facts.completed_at))
-    if status == "assigned":
-        fx.freed_provinces.add(province)
-        return True
-    return False
+
+    async def write(self, conn: Any) -> None:
+        """Write the closes (before anything reads dispatches again in this batch)."""
+        if self.inserts:
+            await conn.execute(
+                "INSERT INTO dispatches (dispatch_id, case_id, status, closed_at,"
+                " closed_by_review) SELECT d, c, 'surveyed', t, r FROM unnest(%b::text[],"
+                " %b::text[], %b::timestamptz[], %b::text[]) AS u(d, c, t, r)",
+                [list(col) for col in zip(*self.inserts, strict=True)])
+        if self.updates:
+            await conn.execute(
+                "UPDATE dispatches p SET status = 'surveyed', closed_at = u.t,"
+                " closed_by_review = u.r FROM unnest(%b::text[], %b::timestamptz[], %b::text[])"
+                " AS u(d, t, r) WHERE p.dispatch_id = u.d",
+                [list(col) for col in zip(*self.updates, strict=True)])

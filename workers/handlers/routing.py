@@ -6,16 +6,23 @@ and load never exceeds capacity, whatever the number of workers.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from schemas import DispatchAssigned, dispatch_assigned_event_id
 from topics import DISPATCH_ASSIGNED
-
 from workers.context import HandlerContext
 from workers.handlers.effects import Effects
-from workers.rules.routing import Adjuster, DispatchRequest, RouteDecision, drain_queue
+from workers.rules.routing import (
+    Adjuster,
+    DispatchRequest,
+    RouteDecision,
+    drain_queue,
+    is_available,
+    queue_order_key,
+)
 
 
 async def load_roster(conn: Any, provinces: set[str]) -> dict[str, Adjuster]:
@@ -79,17 +86,26 @@ async def drain(conn: Any, provinces: set[str], at: datetime, ctx: HandlerContex
     """Assign queued dispatches of ``provinces`` as capacity allows; returns how many."""
     if not provinces:
         return 0
+    roster = await load_roster(conn, provinces)
+    # only the queued requests someone could take now can be assigned by this drain (loads
+    # only grow while it runs): read those, not the whole queue (see drain_assignable)
+    in_city, in_province = _covers(roster.values())
+    if not in_city and not in_province:
+        return 0
     cur = await conn.execute(
         "SELECT dispatch_id, case_id, skill, province, city, urgency, requested_at,"
         " preferred_adjuster_id, survey_due_by FROM dispatches"
-        " WHERE status = 'queued' AND province = ANY(%s)", (list(provinces),))
+        " WHERE status = 'queued' AND province = ANY(%s)"
+        " AND ((skill, city) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+        " OR (skill, province) IN (SELECT * FROM unnest(%s::text[], %s::text[])))",
+        (list(provinces), [k for k, _ in in_city], [c for _, c in in_city],
+         [k for k, _ in in_province], [p for _, p in in_province]))
     rows = await cur.fetchall()
     if not rows:
         return 0
     queued = [DispatchRequest(r[0], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
     info = {r[0]: (r[1], r[8]) for r in rows}
-    roster = await load_roster(conn, provinces)
-    assigned = drain_queue(queued, roster.values(), at)
+    assigned = drain_assignable(queued, roster, at)
     for dispatch_id, decision in assigned:
         take(roster, decision, at)
         case_id, due = info[dispatch_id]
@@ -102,3 +118,55 @@ async def drain(conn: Any, provinces: set[str], at: datetime, ctx: HandlerContex
                 [(d.adjuster_id, d.reason, ctx.clock(), i) for i, d in assigned])
         await save_last_assigned(conn, roster)
     return len(assigned)
+
+
+def drain_assignable(queued: Sequence[DispatchRequest], roster: dict[str, Adjuster],
+                     at: datetime) -> list[tuple[str, RouteDecision]]:
+    """``drain_queue(queued, roster, at)``, without ranking the roster for every request.
+
+    ``drain_queue`` visits the queue once, in queue order, and routes each request against
+    the loads so far; a request nobody is eligible for is skipped and changes nothing. Loads
+    only grow, so a request that is unassignable now stays so until the drain ends. Hence:
+    find the first request someone could take now (a set lookup per request), route it
+    with ``drain_queue`` itself, count the assignment, continue after it. Same decisions,
+    same order; a long queue with a few freed slots costs a few passes of set lookups
+    instead of one roster scan per queued request.
+    """
+    working = dict(roster)
+    order = sorted(queued, key=lambda r: queue_order_key(r.urgency, r.requested_at,
+                                                         r.dispatch_id))
+    assigned: list[tuple[str, RouteDecision]] = []
+    start = 0
+    while True:
+        first = _first_assignable(order, start, working.values())
+        if first is None:
+            return assigned
+        step = drain_queue([order[first]], working.values(), at)
+        for _, decision in step:
+            take(working, decision, at)
+        assigned += step
+        start = first + 1
+
+
+def _first_assignable(order: Sequence[DispatchRequest], start: int,
+                      roster: Iterable[Adjuster]) -> int | None:
+    """Index of the first request from ``start`` that some adjuster could take now
+    (available with the skill in the request's city, else in its province)."""
+    in_city, in_province = _covers(roster)
+    for i in range(start, len(order)):
+        r = order[i]
+        if (r.skill, r.city) in in_city or (r.skill, r.province) in in_province:
+            return i
+    return None
+
+
+def _covers(roster: Iterable[Adjuster]) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """(skill, city) and (skill, province) pairs some adjuster is available for now."""
+    in_city: set[tuple[str, str]] = set()
+    in_province: set[tuple[str, str]] = set()
+    for a in roster:
+        for skill in a.skills:
+            if is_available(a, skill):
+                in_city.update((skill, city) for city in a.cities)
+                in_province.add((skill, a.province))
+    return in_city, in_province
