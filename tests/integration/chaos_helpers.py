@@ -93,7 +93,7 @@ def build_scenario(n_cases: int, seed: int, now: datetime | None = None,
                      spread=timedelta(minutes=20), surge_city=SURGE_CITY,
                      surge_cases=surge_cases, dup_fraction=0.05, shuffle_window=50,
                      adjusters=rows)
-    events = past.events + burst.events
+    events = past.events + held_dispatches(past.events, rows) + burst.events
     identities = {(json.loads(e.value)["source"], e.event_id) for e in events}
     return Scenario(
         events=events, roster=rows, distinct=len(identities),
@@ -102,6 +102,35 @@ def build_scenario(n_cases: int, seed: int, now: datetime | None = None,
         compare_days_before=(now - timedelta(days=2)).astimezone(CST).date(),
         expected_status={**past.expected.status, **burst.expected.status},
     )
+
+
+def held_dispatches(events: Sequence[SimEvent], rows: list[dict[str, str]],
+                    spare: int = 2) -> list[SimEvent]:
+    """Copies of one contended-province dispatch request (new dispatch and event ids, same
+    data otherwise) that are never surveyed: one more than the capacity of every adjuster
+    of that province with its skill, plus ``spare``. They hold capacity for good, so at
+    least ``spare`` of them are queued in any run, whatever order the agents apply the
+    topics in (survey-first placeholders make queueing of the simulator's own dispatches
+    timing-dependent). Their case's status does not change (it has a dispatch already).
+    """
+    for ev in events:
+        envelope = json.loads(ev.value)
+        data = envelope["data"]
+        if (ev.topic != "dispatch-requested" or ev.duplicate
+                or data["location"]["province"] not in CONTENDED_PROVINCES):
+            continue
+        capacity = sum(int(r["capacity"]) for r in rows
+                       if r["province"] == data["location"]["province"]
+                       and data["skill"] in r["skills"].split(";"))
+        held = []
+        for n in range(capacity + spare):
+            copy = dict(envelope, id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"held:{ev.event_id}:{n}")),
+                        data=dict(data, dispatch_id=f"{data['dispatch_id']}-held-{n}"))
+            held.append(SimEvent(ev.topic, ev.key,
+                                 json.dumps(copy, ensure_ascii=False).encode(),
+                                 ev.data_time, copy["id"]))
+        return held
+    raise AssertionError("the scenario has no dispatch in a contended province")
 
 
 # --------------------------------------------------------------------------- systems

@@ -39,6 +39,7 @@ async def apply_dispatch_requested_batch(
     existing = await _existing(conn, {i.event.data.dispatch_id for _, i in todo})
     cases = await load_cases(conn, case_ids)
     roster = await load_roster(conn, {i.event.data.location.province for _, i in todo})
+    before = dict(roster)
     fx = Effects()
     inserts: list[tuple[Any, ...]] = []
     fills: list[tuple[Any, ...]] = []
@@ -84,7 +85,7 @@ async def apply_dispatch_requested_batch(
                  {"location_address": d.location.address})
         fx.timeline.append(timeline_row(item, "applied", detail))
     await _write(conn, inserts, fills)
-    await save_last_assigned(conn, roster)
+    await save_last_assigned(conn, roster, before)
     await flush(conn, fx)
     await _stop_dispatch_clocks_at_first_request(conn, todo, cases)
     return outcomes

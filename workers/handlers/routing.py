@@ -49,14 +49,20 @@ def take(roster: dict[str, Adjuster], decision: RouteDecision, at: datetime) -> 
         roster[a.adjuster_id] = replace(a, load=a.load + 1, last_assigned_at=at)
 
 
-async def save_last_assigned(conn: Any, roster: dict[str, Adjuster]) -> None:
-    """Persist ``last_assigned_at`` of the working roster (only ever moves forward)."""
-    rows = [(a.last_assigned_at, a.adjuster_id) for a in roster.values() if a.last_assigned_at]
+async def save_last_assigned(conn: Any, roster: dict[str, Adjuster],
+                             before: dict[str, Adjuster]) -> None:
+    """Persist ``last_assigned_at`` of the adjusters assigned since ``before`` (a copy of
+    ``roster`` as loaded); only ever moves forward. A province's roster can hold hundreds
+    of adjusters, of whom a batch assigns a few: write only those, in one statement."""
+    rows = [(a.adjuster_id, a.last_assigned_at) for a in roster.values()
+            if a.last_assigned_at is not None
+            and a.last_assigned_at != before[a.adjuster_id].last_assigned_at]
     if rows:
-        async with conn.cursor() as cur:
-            await cur.executemany(
-                "UPDATE adjusters SET last_assigned_at = greatest(last_assigned_at, %s)"
-                " WHERE adjuster_id = %s", rows)
+        await conn.execute(
+            "UPDATE adjusters a SET last_assigned_at = greatest(a.last_assigned_at, u.at)"
+            " FROM unnest(%b::text[], %b::timestamptz[]) AS u(adjuster_id, at)"
+            " WHERE a.adjuster_id = u.adjuster_id",
+            ([r[0] for r in rows], [r[1] for r in rows]))
 
 
 @dataclass(frozen=True)
@@ -81,43 +87,74 @@ def announce(fx: Effects, a: Announcement, ctx: HandlerContext) -> None:
     fx.output("dispatch.assigned", DISPATCH_ASSIGNED, a.case_id, data, event_id, ctx.clock())
 
 
+#: Queued requests read per round trip by ``drain``; a drain usually fills the freed
+#: capacity within the first page, so a long queue (a surge) is not read whole.
+DRAIN_PAGE = 256
+
+# Queue order of ``rules.routing.queue_order_key`` in SQL: urgent first, then requested_at,
+# then dispatch_id by code point (COLLATE "C" compares UTF-8 bytes, as Python compares str).
+_QUEUE_KEY = "(urgency <> 'urgent'), requested_at, dispatch_id COLLATE \"C\""
+
+
 async def drain(conn: Any, provinces: set[str], at: datetime, ctx: HandlerContext,
                 fx: Effects) -> int:
-    """Assign queued dispatches of ``provinces`` as capacity allows; returns how many."""
+    """Assign queued dispatches of ``provinces`` as capacity allows; returns how many.
+
+    Reads the queue in queue order, a page at a time, and stops as soon as nobody has
+    free capacity for any request (loads only grow while it runs). Only requests whose
+    (skill, city) or (skill, province) some adjuster could take at the start are read:
+    the others cannot be assigned by this drain (see ``drain_assignable``).
+    """
     if not provinces:
         return 0
     roster = await load_roster(conn, provinces)
-    # only the queued requests someone could take now can be assigned by this drain (loads
-    # only grow while it runs): read those, not the whole queue (see drain_assignable)
+    before = dict(roster)
     in_city, in_province = _covers(roster.values())
-    if not in_city and not in_province:
-        return 0
+    assigned: list[tuple[str, RouteDecision]] = []
+    info: dict[str, tuple[str, datetime]] = {}
+    after: tuple[Any, ...] | None = None
+    while in_city or in_province:
+        rows = await _queued_page(conn, provinces, in_city, in_province, after)
+        queued = [DispatchRequest(r[0], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+        info.update((r[0], (r[1], r[8])) for r in rows)
+        for dispatch_id, decision in drain_assignable(queued, roster, at):
+            take(roster, decision, at)
+            assigned.append((dispatch_id, decision))
+        if len(rows) < DRAIN_PAGE:
+            break
+        last = rows[-1]
+        after = (last[5] != "urgent", last[6], last[0])
+        in_city, in_province = _covers(roster.values())
+    for dispatch_id, decision in assigned:
+        case_id, due = info[dispatch_id]
+        announce(fx, Announcement(dispatch_id, case_id, decision, due), ctx)
+    if assigned:
+        await conn.execute(
+            "UPDATE dispatches d SET status = 'assigned', adjuster_id = u.adjuster_id,"
+            " route_reason = u.reason, decided_at = %s"
+            " FROM unnest(%b::text[], %b::text[], %b::text[]) AS u(dispatch_id, adjuster_id,"
+            " reason) WHERE d.dispatch_id = u.dispatch_id AND d.status = 'queued'",
+            (ctx.clock(), [i for i, _ in assigned], [d.adjuster_id for _, d in assigned],
+             [d.reason for _, d in assigned]))
+        await save_last_assigned(conn, roster, before)
+    return len(assigned)
+
+
+async def _queued_page(conn: Any, provinces: set[str], in_city: set[tuple[str, str]],
+                       in_province: set[tuple[str, str]],
+                       after: tuple[Any, ...] | None) -> list[Any]:
+    """The next ``DRAIN_PAGE`` queued requests after queue key ``after``, in queue order."""
+    keyset = f" AND ({_QUEUE_KEY}) > (%s, %s, %s COLLATE \"C\")" if after else ""
     cur = await conn.execute(
         "SELECT dispatch_id, case_id, skill, province, city, urgency, requested_at,"
         " preferred_adjuster_id, survey_due_by FROM dispatches"
         " WHERE status = 'queued' AND province = ANY(%s)"
         " AND ((skill, city) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
-        " OR (skill, province) IN (SELECT * FROM unnest(%s::text[], %s::text[])))",
+        "  OR (skill, province) IN (SELECT * FROM unnest(%s::text[], %s::text[])))"
+        f"{keyset} ORDER BY {_QUEUE_KEY} LIMIT {DRAIN_PAGE}",
         (list(provinces), [k for k, _ in in_city], [c for _, c in in_city],
-         [k for k, _ in in_province], [p for _, p in in_province]))
-    rows = await cur.fetchall()
-    if not rows:
-        return 0
-    queued = [DispatchRequest(r[0], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
-    info = {r[0]: (r[1], r[8]) for r in rows}
-    assigned = drain_assignable(queued, roster, at)
-    for dispatch_id, decision in assigned:
-        take(roster, decision, at)
-        case_id, due = info[dispatch_id]
-        announce(fx, Announcement(dispatch_id, case_id, decision, due), ctx)
-    if assigned:
-        async with conn.cursor() as c:
-            await c.executemany(
-                "UPDATE dispatches SET status = 'assigned', adjuster_id = %s, route_reason = %s,"
-                " decided_at = %s WHERE dispatch_id = %s AND status = 'queued'",
-                [(d.adjuster_id, d.reason, ctx.clock(), i) for i, d in assigned])
-        await save_last_assigned(conn, roster)
-    return len(assigned)
+         [k for k, _ in in_province], [p for _, p in in_province], *(after or ())))
+    return list(await cur.fetchall())
 
 
 def drain_assignable(queued: Sequence[DispatchRequest], roster: dict[str, Adjuster],
