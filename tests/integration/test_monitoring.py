@@ -14,6 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 from infra.metrics import build_metrics
 from tests.integration import builders as b
 from tests.integration.inproc import FakeClock, apply, context
+from workers.monitor.health import breach_conditions
 from workers.monitor.loop import check_once, sweep_once
 
 pytestmark = pytest.mark.integration
@@ -64,6 +65,31 @@ def test_overdue_cases_breach_once_count_metrics_and_raise_an_alert(dsn: str) ->
     assert alerts == [("sla_breach", {"clock": "dispatch", "insurer": "PICC"})]
     opened = _outbox(dsn, "alerts")
     assert [e["type"] for e in opened] == ["alert.opened"]
+
+
+def test_a_late_stop_in_time_takes_back_the_breach_the_sweeper_saw(dsn: str) -> None:
+    """The sweeper marks a clock breached at wall time; a dispatch request that arrives
+    late but was made before the due time settles the clock as met, so neither the views
+    nor the "breaches in the last 15 min" check may count it any more."""
+    async def scenario() -> list[Any]:
+        clock = FakeClock(b.T0 + timedelta(hours=3))
+        ctx = context(clock)
+        metrics = build_metrics()
+        pool = await _pool(dsn)
+        try:
+            await apply(pool, "case-reported", [b.case("C-LATE-1"), b.case("C-LATE-2")], ctx)
+            await sweep_once(pool, clock.now, metrics)
+            await apply(pool, "dispatch-requested", [b.dispatch("D-1", "C-LATE-1", at=5)], ctx)
+            async with pool.connection() as conn:
+                return await breach_conditions(conn, clock.now, ctx.policy.default)
+        finally:
+            await pool.close()
+
+    conditions = asyncio.run(scenario())
+    rows = _rows(dsn, "SELECT subject_id, breached_at IS NOT NULL, breach_seen_at IS NOT NULL"
+                      " FROM sla_clocks WHERE clock = 'dispatch' ORDER BY 1")
+    assert rows == [("C-LATE-1", False, False), ("C-LATE-2", True, True)]
+    assert [c.value for c in conditions] == [1.0]
 
 
 def test_two_sweepers_at_once_mark_each_clock_exactly_once(dsn: str) -> None:

@@ -138,13 +138,15 @@ def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
     return cols
 
 
-# Set-based twins of the sla_clock_op() branches (migration 0004), one statement per op
+# Set-based twins of the sla_clock_op() branches (migrations 0004, 0008), one statement per op
 # type: same predicates and expressions, with the p_* parameters read from unnest().
 # Pause tests "num_nulls(stopped_at, paused_since) = 2", i.e. "stopped_at IS NULL AND
 # paused_since IS NULL" in a form that does not match the predicate of the partial index
 # sla_clocks_due: on a table autovacuum has not analyzed yet the planner otherwise scans
 # that index (every running clock, tens of ms) instead of the primary key — the function's
-# own UPDATE has that problem (a fresh schema under load spent seconds in it).
+# own UPDATE had that problem (a fresh schema under load spent seconds in it; fixed in 0008).
+# Stop clears breach_seen_at when the settled clock is not breached: the sweeper saw the
+# clock overdue before a late event (earlier data time) stopped it in time.
 _CLOCK_KEY = "c.subject_type = u.st AND c.subject_id = u.sid AND c.clock = u.clk"
 _CLOCK_SQL = {
     "start": (
@@ -179,7 +181,10 @@ _CLOCK_SQL = {
         " warned_at = CASE WHEN c.paused_since IS NULL AND c.warn_at <= u.at THEN c.warn_at"
         " WHEN c.paused_since IS NOT NULL AND c.warn_at <= c.paused_since THEN c.warn_at END,"
         " breached_at = CASE WHEN c.paused_since IS NULL AND c.due_at <= u.at THEN c.due_at"
-        " WHEN c.paused_since IS NOT NULL AND c.due_at <= c.paused_since THEN c.due_at END"
+        " WHEN c.paused_since IS NOT NULL AND c.due_at <= c.paused_since THEN c.due_at END,"
+        " breach_seen_at = CASE WHEN c.paused_since IS NULL AND c.due_at <= u.at"
+        " OR c.paused_since IS NOT NULL AND c.due_at <= c.paused_since"
+        " THEN c.breach_seen_at END"
         " FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[])"
         f" AS u(st, sid, clk, at) WHERE {_CLOCK_KEY} AND c.stopped_at IS NULL"),
 }
