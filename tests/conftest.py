@@ -10,10 +10,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: The repository's copy of ../shared/contract/examples, for checkouts without ../shared
+#: (tests/unit/test_contract_copy.py keeps it equal to the shared contract when present).
+VENDORED_CONTRACT = ROOT / "tests" / "contract" / "examples"
+SHARED_CONTRACT = ROOT.parent / "shared" / "contract" / "examples"
+
+
 def contract_dir() -> Path:
-    """The shared contract samples (../shared/contract/examples) or CLAIMDESK_CONTRACT_DIR."""
+    """The contract's sample events: CLAIMDESK_CONTRACT_DIR, else the shared contract
+    (../shared/contract/examples) when this checkout sits beside it, else the copy in
+    tests/contract/examples."""
     env = os.environ.get("CLAIMDESK_CONTRACT_DIR")
-    return Path(env) if env else ROOT.parent / "shared" / "contract" / "examples"
+    if env:
+        return Path(env)
+    return SHARED_CONTRACT if SHARED_CONTRACT.is_dir() else VENDORED_CONTRACT
 
 
 @pytest.fixture(scope="session")

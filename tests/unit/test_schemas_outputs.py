@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -36,16 +35,13 @@ from schemas import (
     payout_id,
 )
 from schemas.export import DEFAULT_DIR
+from tests.conftest import contract_dir
 
 
 def _examples_dir() -> Path:
-    candidates = [Path(__file__).resolve().parents[2].parent / "shared/contract/examples"]
-    if env := os.environ.get("CLAIMDESK_CONTRACT_DIR"):
-        candidates += [Path(env) / "examples", Path(env)]
-    for candidate in candidates:
-        if (candidate / "payout.approved.json").is_file():
-            return candidate
-    pytest.skip("contract examples not found (set CLAIMDESK_CONTRACT_DIR)", allow_module_level=True)
+    path = contract_dir()
+    assert (path / "payout.approved.json").is_file(), f"contract samples not found at {path}"
+    return path
 
 
 EXAMPLES = _examples_dir()

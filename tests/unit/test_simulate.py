@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from schemas import INPUT_EVENTS
+from tests.conftest import contract_dir
 from workers.sim import live as live_mod
 from workers.sim import publish as publish_mod
 from workers.simulate import (
@@ -231,10 +232,9 @@ def test_roster_covers_every_simulated_city(tmp_path: Path, plain: SimRun) -> No
         assert skills == {"auto", "property", "cargo", "liability", "health", "agriculture",
                           "heavy_vehicle"}, city.name
     path = write_roster_csv(tmp_path / "roster.csv", rows)
-    sample = Path(__file__).resolve().parents[3] / "shared/contract/examples/roster.sample.csv"
+    sample = contract_dir() / "roster.sample.csv"
     header = ",".join(ROSTER_FIELDS)
-    if sample.exists():
-        assert sample.read_text(encoding="utf-8").splitlines()[0] == header
+    assert sample.read_text(encoding="utf-8").splitlines()[0] == header
     with path.open(encoding="utf-8", newline="") as fh:
         assert list(csv.DictReader(fh)) == rows
     known = set(ids)
