@@ -81,7 +81,7 @@ async def relay_once(
             [OutRecord(names.name(t), k.encode(), bytes(v), (CONTENT_TYPE,)) for _, t, k, v in rows]
         )
         await conn.execute(
-            "UPDATE outbox SET published_at = clock_timestamp() WHERE seq = ANY(%s)",
+            "UPDATE outbox SET published_at = clock_timestamp() WHERE seq = ANY(%b)",
             ([r[0] for r in rows],),
         )
     counts: dict[str, int] = {}

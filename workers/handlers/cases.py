@@ -65,7 +65,7 @@ async def _known_hashes(conn: Any, ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
     cur = await conn.execute(
-        "SELECT case_id, data_hash FROM cases WHERE case_id = ANY(%s)", (list(ids),))
+        "SELECT case_id, data_hash FROM cases WHERE case_id = ANY(%b)", (list(ids),))
     return {r[0]: r[1] for r in await cur.fetchall()}
 
 
@@ -74,7 +74,7 @@ async def _first_dispatches(conn: Any, ids: set[str]) -> dict[str, Any]:
     if not ids:
         return {}
     cur = await conn.execute(
-        "SELECT case_id, min(requested_at) FROM dispatches WHERE case_id = ANY(%s)"
+        "SELECT case_id, min(requested_at) FROM dispatches WHERE case_id = ANY(%b)"
         " AND requested_at IS NOT NULL GROUP BY case_id", (list(ids),))
     return {r[0]: r[1] for r in await cur.fetchall()}
 
@@ -112,7 +112,7 @@ async def _fill_complaint_cities(conn: Any, new: list[Incoming]) -> None:
     with the complaint handler, which locks the same ``case:<id>`` subjects."""
     if new:
         await conn.execute(
-            "UPDATE complaints p SET city = u.city FROM unnest(%s::text[], %s::text[])"
+            "UPDATE complaints p SET city = u.city FROM unnest(%b::text[], %b::text[])"
             " AS u(case_id, city) WHERE p.case_id = u.case_id AND p.city IS NULL",
             ([i.event.data.case_id for i in new], [i.event.data.incident.city for i in new]))
 

@@ -108,7 +108,7 @@ async def lock_subjects(conn: Any, keys: Iterable[str]) -> None:
     if unique:
         await conn.execute(
             "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(x, 7) AS k"
-            " FROM unnest(%s::text[]) AS x ORDER BY 1) AS s",
+            " FROM unnest(%b::text[]) AS x ORDER BY 1) AS s",
             (unique,),
         )
 

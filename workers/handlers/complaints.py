@@ -40,7 +40,7 @@ async def load_complaints(conn: Any, ids: set[str]) -> dict[str, ComplaintRow]:
         return {}
     cur = await conn.execute(
         "SELECT complaint_id, case_id, category, status, merged_into, filed_at, closed_at"
-        " FROM complaints WHERE complaint_id = ANY(%s)", (list(ids),))
+        " FROM complaints WHERE complaint_id = ANY(%b)", (list(ids),))
     return {r[0]: ComplaintRow(*r) for r in await cur.fetchall()}
 
 
@@ -134,7 +134,7 @@ async def _open_complaints(conn: Any, case_ids: set[str]) -> list[ComplaintRef]:
         return []
     cur = await conn.execute(
         "SELECT complaint_id, case_id, category, filed_at FROM complaints"
-        " WHERE case_id = ANY(%s) AND status = 'open'", (list(case_ids),))
+        " WHERE case_id = ANY(%b) AND status = 'open'", (list(case_ids),))
     return [ComplaintRef(*r) for r in await cur.fetchall()]
 
 
@@ -142,7 +142,7 @@ async def _case_cities(conn: Any, case_ids: set[str]) -> dict[str, str]:
     if not case_ids:
         return {}
     cur = await conn.execute(
-        "SELECT case_id, city FROM cases WHERE case_id = ANY(%s)", (list(case_ids),))
+        "SELECT case_id, city FROM cases WHERE case_id = ANY(%b)", (list(case_ids),))
     return {r[0]: r[1] for r in await cur.fetchall()}
 
 

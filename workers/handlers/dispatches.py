@@ -112,7 +112,7 @@ async def _stop_dispatch_clocks_at_first_request(
             "UPDATE sla_clocks c SET stopped_at = greatest(u.at, c.started_at),"
             " warned_at = CASE WHEN c.warn_at <= u.at THEN c.warn_at END,"
             " breached_at = CASE WHEN c.due_at <= u.at THEN c.due_at END"
-            " FROM unnest(%s::text[], %s::timestamptz[]) AS u(case_id, at)"
+            " FROM unnest(%b::text[], %b::timestamptz[]) AS u(case_id, at)"
             " WHERE c.subject_type = 'case' AND c.subject_id = u.case_id"
             " AND c.clock = %s AND c.stopped_at > greatest(u.at, c.started_at)"
             " AND c.paused_s = 0",
@@ -143,7 +143,7 @@ def _case_effect(fx: Effects, cases: dict[str, Any], d: DispatchRequested,
 async def _existing(conn: Any, ids: set[str]) -> dict[str, tuple[str | None, Any]]:
     """dispatch_id → (data_hash or None for a survey-first placeholder, closed_at)."""
     cur = await conn.execute(
-        "SELECT dispatch_id, data_hash, closed_at FROM dispatches WHERE dispatch_id = ANY(%s)",
+        "SELECT dispatch_id, data_hash, closed_at FROM dispatches WHERE dispatch_id = ANY(%b)",
         (list(ids),))
     return {r[0]: (r[1], r[2]) for r in await cur.fetchall()}
 

@@ -112,7 +112,7 @@ async def load_cases(conn: Any, case_ids: set[str]) -> dict[str, CaseRow]:
         " injuries, disputed, cat_mode, approved_amount, closed_at, updated_at,"
         " (SELECT bool_or(true) FROM reviews r WHERE r.case_id = c.case_id"
         "   AND r.stage = 'initial' AND r.outcome = 'applied') AS initial_done"
-        " FROM cases c WHERE case_id = ANY(%s)",
+        " FROM cases c WHERE case_id = ANY(%b)",
         (list(case_ids),),
     )
     out = {}

@@ -26,7 +26,7 @@ async def take_parked(conn: Any, subject_type: str, subject_ids: set[str]) -> li
     if not subject_ids:
         return []
     cur = await conn.execute(
-        "SELECT payload FROM parked_events WHERE subject_type = %s AND subject_id = ANY(%s)"
+        "SELECT payload FROM parked_events WHERE subject_type = %s AND subject_id = ANY(%b)"
         " ORDER BY data_time, event_id",
         (subject_type, list(subject_ids)),
     )

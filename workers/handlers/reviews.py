@@ -101,7 +101,7 @@ def _duplicate(fx: Effects, facts: ReviewFacts, differs: bool) -> None:
 
 async def _known_reviews(conn: Any, ids: set[str]) -> dict[str, str]:
     cur = await conn.execute(
-        "SELECT review_id, data_hash FROM reviews WHERE review_id = ANY(%s)", (list(ids),))
+        "SELECT review_id, data_hash FROM reviews WHERE review_id = ANY(%b)", (list(ids),))
     return {r[0]: r[1] for r in await cur.fetchall()}
 
 
@@ -114,7 +114,7 @@ async def _dispatch_states(conn: Any, ids: set[str]) -> dict[str, tuple[str, Any
     if not ids:
         return {}
     cur = await conn.execute(
-        "SELECT dispatch_id, status, province FROM dispatches WHERE dispatch_id = ANY(%s)",
+        "SELECT dispatch_id, status, province FROM dispatches WHERE dispatch_id = ANY(%b)",
         (list(ids),))
     return {r[0]: (r[1], r[2]) for r in await cur.fetchall()}
 

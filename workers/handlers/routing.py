@@ -33,7 +33,7 @@ async def load_roster(conn: Any, provinces: set[str]) -> dict[str, Adjuster]:
         "SELECT a.adjuster_id, a.province, a.cities, a.skills, a.capacity, a.active AND"
         " a.in_roster, a.last_assigned_at, (SELECT count(*) FROM dispatches d"
         "  WHERE d.adjuster_id = a.adjuster_id AND d.status = 'assigned')"
-        " FROM adjusters a WHERE a.province = ANY(%s)",
+        " FROM adjusters a WHERE a.province = ANY(%b)",
         (list(provinces),),
     )
     return {
@@ -148,9 +148,9 @@ async def _queued_page(conn: Any, provinces: set[str], in_city: set[tuple[str, s
     cur = await conn.execute(
         "SELECT dispatch_id, case_id, skill, province, city, urgency, requested_at,"
         " preferred_adjuster_id, survey_due_by FROM dispatches"
-        " WHERE status = 'queued' AND province = ANY(%s)"
-        " AND ((skill, city) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
-        "  OR (skill, province) IN (SELECT * FROM unnest(%s::text[], %s::text[])))"
+        " WHERE status = 'queued' AND province = ANY(%b)"
+        " AND ((skill, city) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
+        "  OR (skill, province) IN (SELECT * FROM unnest(%b::text[], %b::text[])))"
         f"{keyset} ORDER BY {_QUEUE_KEY} LIMIT {DRAIN_PAGE}",
         (list(provinces), [k for k, _ in in_city], [c for _, c in in_city],
          [k for k, _ in in_province], [p for _, p in in_province], *(after or ())))

@@ -56,7 +56,7 @@ async def count_reports(conn: Any, reports: Iterable[Report], ctx: HandlerContex
     keys = sorted(counts)  # one lock order for every writer
     cur = await conn.execute(
         "INSERT INTO surge_windows AS s (scope_type, scope_key, window_start, count)"
-        " SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::int[])"
+        " SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::int[])"
         " ON CONFLICT (scope_type, scope_key, window_start)"
         " DO UPDATE SET count = s.count + EXCLUDED.count"
         " RETURNING scope_type, scope_key, window_start, count",
