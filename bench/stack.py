@@ -29,7 +29,7 @@ from urllib.parse import quote
 import psycopg
 
 from infra.db import migrate
-from infra.embedded import EmbeddedPostgres, free_port
+from infra.embedded import EmbeddedPostgres, free_port, stop_process
 from infra.kafka import create_topics
 from infra.settings import Settings
 from topics import TopicNames, all_topics
@@ -213,14 +213,7 @@ class Worker:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 20 s."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc, 20)
 
     def log_tail(self, n: int = 30) -> str:
         """Last lines of the process log."""

@@ -45,6 +45,18 @@ def _die_with_parent() -> None:
     os.setsid()  # Ctrl-C in the terminal reaches us, and we stop the broker ourselves
 
 
+def stop_process(proc: subprocess.Popen[Any] | None, grace_s: float) -> None:
+    """SIGTERM ``proc``, then SIGKILL if it has not exited after ``grace_s``; reaps it."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def wait_for_port(host: str, port: int, deadline_s: float) -> None:
     """Block until ``host:port`` accepts TCP connections or raise after ``deadline_s``."""
     end = time.monotonic() + deadline_s
@@ -91,14 +103,7 @@ class EmbeddedBroker:
 
     def stop(self) -> None:
         """Stop the broker (SIGTERM, then SIGKILL after 5 s)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc, 5)
 
 
 @dataclass
