@@ -80,7 +80,10 @@ class SurgePolicy:
     critical_factor: Decimal = Decimal(6)
     resolve_windows: int = 3
     resolve_factor: Decimal = Decimal("1.5")
-    cold_floor: int = 100  # v2: a not-yet-warm window opens a surge (critical) only at this count
+    #: v2 warm-up: a window not this long after the scope's first window is cold ...
+    warmup: timedelta = timedelta(minutes=60)
+    #: ... and opens a surge (critical) only at this count
+    cold_floor: int = 100
 
 
 @dataclass(frozen=True)
