@@ -85,8 +85,8 @@ def test_scorecard_months_follow_each_facts_shanghai_data_time(dsn: str) -> None
     with psycopg.connect(dsn) as conn:
         rows = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM rm_adjuster_scorecard"
                             " ORDER BY adjuster_id, month").fetchall()
-        assert conn.execute("SELECT status FROM rm_complaints WHERE complaint_id = 'P3'"
-                            ).fetchone() == ("merged",)
+        assert conn.execute("SELECT merged_into FROM rm_complaints WHERE complaint_id = 'P3'"
+                            ).fetchone() == ("P2",)
     got = [dict(zip(COLUMNS, r, strict=True)) for r in rows]
     callbacks = {"callbacks_reached": None, "satisfaction_avg": None, "dissatisfied": None,
                  "praise": None, "reports": None}
