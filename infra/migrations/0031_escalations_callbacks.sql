@@ -1,5 +1,8 @@
 -- Contract v2 (issue 12): escalations (首问负责制, SPEC §4.11) and callbacks (回访, §4.10).
 
+-- The case owner (首问负责人): issue 11's 0020 adds it too; whichever runs first creates it.
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS owner text;
+
 -- One row per (subject, cause, level), ever: escalation_id is derived from exactly those.
 -- An escalation whose mark is later taken back stays here; rm_escalations hides it.
 CREATE TABLE escalations (
