@@ -49,8 +49,10 @@ LagRow = tuple[str, int, int, float]
 class ConsumerTuning:
     """How the consumer polls. Defaults measured on the bench (docs/performance.md)."""
 
-    #: records per round: large rounds amortise per-statement and per-commit cost
-    max_records: int = 8000
+    #: records per round: large rounds amortise per-statement and per-commit cost; each
+    #: record takes an advisory lock or two in its transaction, and Postgres's shared lock
+    #: table holds 64 × max_connections by default: 4,000 leaves room for several workers
+    max_records: int = 4000
     #: longest a fetch waits on the broker when nothing is there (bounds idle polling;
     #: Kafka answers as soon as records arrive)
     fetch_max_wait_ms: int = 100
