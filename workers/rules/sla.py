@@ -34,6 +34,7 @@ class Clock(StrEnum):
     JOINT_REVIEW = "joint_review"
     DETERMINATION = "determination"
     COMPLAINT = "complaint"
+    CALLBACK = "callback"  # v2: requested → result (§4.10)
 
 
 def window_for(clock: Clock, policy: Policy, urgency: str | None = None) -> timedelta:
