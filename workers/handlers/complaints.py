@@ -16,7 +16,7 @@ from workers.handlers.parking import take_parked
 from workers.handlers.review_apply import ReviewFacts
 from workers.records import Incoming
 from workers.rules.complaints import ComplaintRef, complaint_due_at, complaint_owner, should_merge
-from workers.rules.sla import Clock
+from workers.rules.sla import Clock, ClockOpKind, warn_offset
 
 
 @dataclass
@@ -59,7 +59,7 @@ def apply_complaint_review(facts: ReviewFacts, complaints: dict[str, ComplaintRo
     target.closed_at = facts.completed_at
     target.closed_by = facts.review_id
     target.dirty = True
-    fx.clock_ops.append(ClockOp("stop", "complaint", target.complaint_id, Clock.COMPLAINT.value,
+    fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "complaint", target.complaint_id, Clock.COMPLAINT.value,
                                 facts.completed_at))
     fx.timeline.append(facts.timeline("applied", f"complaint {facts.decision}"))
     return "applied"
@@ -108,9 +108,9 @@ async def apply_complaint_filed_batch(
         if merged_into is None:
             open_refs.append(ref)
             window = due - d.filed_at
-            fx.clock_ops.append(ClockOp("start", "complaint", d.complaint_id,
+            fx.clock_ops.append(ClockOp(ClockOpKind.START, "complaint", d.complaint_id,
                                         Clock.COMPLAINT.value, d.filed_at, window,
-                                        window * float(policy.sla.warn_fraction), d.insurer))
+                                        warn_offset(window, policy.sla.warn_fraction), d.insurer))
         rows.append((d.complaint_id, d.case_id, d.insurer, d.channel.value, d.category.value,
                      d.against_adjuster_id, complaint_owner(d.against_adjuster_id), status,
                      merged_into, cities.get(d.case_id or ""), d.filed_at, due, item.source,
