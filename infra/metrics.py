@@ -39,6 +39,8 @@ class Metrics:
     parked_events: Gauge
     transient_errors_total: Counter
     batch_size: Histogram
+    callbacks_total: Counter
+    escalations_total: Counter
 
 
 OUTCOMES = ("applied", "duplicate", "parked", "refused", "dead_lettered")
@@ -59,6 +61,11 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
     for clock in CLOCKS:
         metrics.sla_warnings_total.labels(clock=clock)
         metrics.sla_breaches_total.labels(clock=clock)
+    for cause in (*CLOCKS, "payment", "callback"):
+        metrics.escalations_total.labels(cause=cause, level="owner")
+        metrics.escalations_total.labels(cause=cause, level="supervisor")
+    for cause in ("dissatisfied", "report", "payment_failed"):
+        metrics.escalations_total.labels(cause=cause, level="supervisor")
     return metrics
 
 
@@ -115,5 +122,13 @@ def _create(reg: CollectorRegistry) -> Metrics:
         batch_size=Histogram(
             p + "batch_size", "Events per processed batch", ["topic"],
             buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000), registry=reg,
+        ),
+        # outcome: requested (a callback.requested decided) or the result of an attempt
+        callbacks_total=Counter(
+            p + "callbacks_total", "Callbacks requested and attempts recorded",
+            ["kind", "outcome"], registry=reg,
+        ),
+        escalations_total=Counter(
+            p + "escalations_total", "Escalations raised", ["cause", "level"], registry=reg,
         ),
     )

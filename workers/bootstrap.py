@@ -80,11 +80,12 @@ def load_policy(settings: Settings) -> PolicyBook:
 def build_runtime(settings: Settings, registry: Any = REGISTRY) -> Runtime:
     """Runtime with the process's metrics bundle and handler context."""
     names = TopicNames(settings.topic_prefix)
+    metrics = build_metrics(registry)
     return Runtime(
         settings=settings,
         names=names,
-        metrics=build_metrics(registry),
-        context=HandlerContext(names=names, policy=load_policy(settings)),
+        metrics=metrics,
+        context=HandlerContext(names=names, policy=load_policy(settings), metrics=metrics),
     )
 
 

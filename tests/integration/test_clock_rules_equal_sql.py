@@ -1,13 +1,13 @@
 """The SQL that runs the SLA clocks equals the rules (SPEC §4.4: the rules are the reference).
 
-Random operation sequences — start, pause, resume, stop, stop_earliest, rewindow and
-sweeps at random instants, with instants drawn near the clock's own marks (exactly at
-the 80 % and 100 % instants, one microsecond either side, at a pause, after a mark) —
-are applied both through :func:`workers.rules.sla.apply_op` / :func:`sweep` and through
-the set-based statements that flush and the sweeper run (``workers/store/clocks.py``),
-in batches (so several ops of one clock fall into successive rounds). The rows are
-compared after every step. One migrated schema is reused; each example runs in a
-transaction that is rolled back.
+Random operation sequences — start, pause, resume, stop, stop_earliest, extend (with and
+without a warn offset) and sweeps at random instants, with instants drawn near the clock's
+own marks (exactly at the 80 % and 100 % instants, one microsecond either side, at a
+pause, after a mark) — are applied both through :func:`workers.rules.sla.apply_op` /
+:func:`sweep` and through the set-based statements that flush and the sweeper run
+(``workers/store/clocks.py``), in batches (so several ops of one clock fall into
+successive rounds). The rows are compared after every step. One migrated schema is
+reused; each example runs in a transaction that is rolled back.
 """
 
 from __future__ import annotations
@@ -163,9 +163,11 @@ def _instant(data: st.DataObject, clock: ClockTimes | None) -> datetime:
 def _op(data: st.DataObject, kind: ClockOpKind, key: Key, clock: ClockTimes | None) -> ClockOp:
     at = _instant(data, clock)
     window = warn = timedelta(0)
-    if kind in (ClockOpKind.START, ClockOpKind.REWINDOW):
+    if kind in (ClockOpKind.START, ClockOpKind.EXTEND):
         window = data.draw(WINDOWS)
         warn = warn_offset(window, data.draw(FRACTIONS))
+        if kind is ClockOpKind.EXTEND and data.draw(st.booleans()):
+            warn = timedelta(0)  # the same share of the new window
     return ClockOp(kind, key[0], key[1], key[2], at, window, warn, "PICC", "auto", "广东省")
 
 
@@ -246,9 +248,9 @@ def test_stop_earliest_moves_a_later_stop_back(db: Db) -> None:
     assert (clock.stopped_at, clock.breached_at, clock.breach_seen_at) == (T0 + 10 * H, None, None)
 
 
-def test_rewindow_keeps_reached_marks_and_moves_the_others(db: Db) -> None:
+def test_extend_keeps_reached_marks_and_moves_the_others(db: Db) -> None:
     window = 20 * H
-    extend = ClockOp(ClockOpKind.REWINDOW, "case", "S-0", CLOCK, T0 + 9 * H, window,
+    extend = ClockOp(ClockOpKind.EXTEND, "case", "S-0", CLOCK, T0 + 9 * H, window,
                      warn_offset(window, Decimal("0.8")))
     clock = run_both(db, [[_start()], [extend], T0 + 30 * H])[("case", "S-0", CLOCK)]
     assert (clock.warned_at, clock.due_at, clock.breached_at) == (T0 + 8 * H, T0 + 20 * H,

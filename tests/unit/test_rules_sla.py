@@ -15,11 +15,11 @@ from workers.rules.sla import (
     ClockTimes,
     Marks,
     apply_op,
+    extend,
     final_marks_on_stop,
     marks_due,
     pause,
     resume,
-    rewindow,
     start_clock,
     stop,
     stop_earliest,
@@ -221,10 +221,10 @@ def test_stop_earliest_moves_back_only_a_never_paused_clock() -> None:
     assert stop_earliest(clock10h(), T0 + 5 * H) == stop(clock10h(), T0 + 5 * H)
 
 
-def test_rewindow_keeps_reached_marks() -> None:
-    c = rewindow(sweep(clock10h(), T0 + 9 * H), T0 + 9 * H, 30 * H, 24 * H)
+def test_extend_keeps_reached_marks() -> None:
+    c = extend(sweep(clock10h(), T0 + 9 * H), T0 + 9 * H, 30 * H, 24 * H)
     assert (c.warned_at, c.warn_at, c.due_at) == (T0 + 8 * H, T0 + 24 * H, T0 + 30 * H)
-    ahead = rewindow(sweep(clock10h(), T0 + 9 * H), T0 + 7 * H, 30 * H, 24 * H)
+    ahead = extend(sweep(clock10h(), T0 + 9 * H), T0 + 7 * H, 30 * H, 24 * H)
     assert ahead.warned_at is None  # the sweeper was ahead of the data: recomputed
     assert sweep(ahead, T0 + 25 * H).warned_at == T0 + 24 * H
 
@@ -237,3 +237,27 @@ def test_apply_op_dispatches_on_the_kind() -> None:
     assert apply_op(None, ClockOp("stop", "case", "C", "dispatch", T0)) is None  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="window"):
         ClockOp(ClockOpKind.START, "case", "C", "dispatch", T0, 10 * H, 11 * H)
+
+
+# --- v2: a new window on extension (complaints, SPEC §4.7) ---------------------------------
+
+from dataclasses import replace  # noqa: E402
+
+
+def test_extend_keeps_reached_marks_and_recomputes_unreached() -> None:
+    t0 = T0
+    day = timedelta(days=1)
+    times = start_clock(t0, 15 * day, Decimal("0.8"))
+    # warn (day 12) reached before the extension on day 13: it stays at its instant
+    late = extend(times, t0 + 13 * day, 30 * day)
+    assert late.warned_at == t0 + 12 * day and late.due_at == t0 + 30 * day
+    assert late.warn_at == t0 + 24 * day and late.breached_at is None
+    # extension before the warning: nothing reached, both marks on the new window
+    early = extend(times, t0 + 5 * day, 30 * day)
+    assert early.warned_at is None and marks_due(early, t0 + 24 * day + timedelta(seconds=1)) \
+        == Marks(t0 + 24 * day, None)
+    # a mark the sweeper set ahead of the data is taken back
+    ahead = extend(replace(times, warned_at=t0 + 12 * day), t0 + 11 * day, 30 * day)
+    assert ahead.warned_at is None
+    # exactly at the warn instant: not reached (strictly before only)
+    assert extend(times, t0 + 12 * day, 30 * day).warned_at is None

@@ -20,6 +20,7 @@ from infra.outbox import OutboxItem, enqueue
 from schemas import build_output
 from workers.handlers.common import TimelineRow, record_data_quality, write_timeline
 from workers.rules.case_lifecycle import CaseState, CaseStatus, Stage
+from workers.rules.four_eyes import PriorDecision
 from workers.rules.sla import ClockOp as ClockOp  # the old import path of v1 handlers
 from workers.store.clocks import apply_clock_ops
 
@@ -46,6 +47,8 @@ class CaseRow:
     closed_at: datetime | None = None
     updated_at: datetime | None = None
     dirty: bool = False
+    #: applied initial/second approved-or-escalated reviews (the four-eyes rule, §4.3)
+    deciders: list[PriorDecision] = field(default_factory=list)
 
 
 @dataclass
@@ -97,21 +100,26 @@ async def load_cases(conn: Any, case_ids: set[str]) -> dict[str, CaseRow]:
         "SELECT case_id, insurer, line, province, city, report_no, cat_code, status, stage,"
         " injuries, disputed, cat_mode, approved_amount, closed_at, updated_at,"
         " (SELECT bool_or(true) FROM reviews r WHERE r.case_id = c.case_id"
-        "   AND r.stage = 'initial' AND r.outcome = 'applied') AS initial_done"
+        "   AND r.stage = 'initial' AND r.outcome = 'applied') AS initial_done,"
+        " (SELECT array_agg(r.stage || ':' || r.decision || ':' || r.reviewer_id)"
+        "   FROM reviews r WHERE r.case_id = c.case_id AND r.outcome = 'applied'"
+        "   AND r.stage IN ('initial', 'second') AND r.decision IN ('approved', 'escalated'))"
+        "   AS deciders"
         " FROM cases c WHERE case_id = ANY(%b)",
         (list(case_ids),),
     )
     out = {}
     for row in await cur.fetchall():
         (cid, insurer, line, province, city, report_no, cat_code, status, stage, injuries,
-         disputed, cat_mode, approved, closed_at, updated_at, initial_done) = row
+         disputed, cat_mode, approved, closed_at, updated_at, initial_done, deciders) = row
         state = CaseState(
             status=CaseStatus(status), stage=Stage(stage) if stage else None,
             injuries=injuries, disputed=disputed, has_cat_code=cat_code is not None,
             cat_mode=cat_mode if initial_done else None,
         )
         out[cid] = CaseRow(cid, insurer, line, province, city, report_no, cat_code, state,
-                           approved, closed_at, updated_at)
+                           approved, closed_at, updated_at,
+                           deciders=[PriorDecision(*d.split(":", 2)) for d in deciders or ()])
     return out
 
 

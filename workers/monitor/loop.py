@@ -20,6 +20,7 @@ from infra.db import unit_of_work
 from infra.metrics import Metrics
 from infra.outbox import outbox_backlog
 from workers.context import HandlerContext
+from workers.escalations import count_escalations, raise_clock_escalations
 from workers.handlers.effects import Effects, flush
 from workers.monitor.health import run_checks
 from workers.monitor.surge import close_windows
@@ -33,12 +34,23 @@ STAGES = ("survey", "initial", "second", "joint")
 KINDS = ("surge", "backlog", "sla_breach", "consumer_lag", "group_complaint", "data_quality")
 
 
-async def sweep_once(pool: AsyncConnectionPool, now: datetime, metrics: Metrics) -> int:
-    """One sweep transaction; returns marks set."""
+async def sweep_once(pool: AsyncConnectionPool, now: datetime, metrics: Metrics,
+                     ctx: HandlerContext | None = None) -> int:
+    """One sweep transaction; returns marks set.
+
+    With ``ctx``, the same transaction raises the escalations of every mark not escalated
+    yet (SPEC §4.11): the ones just set and those a pause or stop settled meanwhile.
+    """
+    raised = []
     async with unit_of_work(pool) as uow:
         result = await sweep_clocks(uow.conn, now)
+        if ctx is not None:
+            fx = Effects()
+            raised = await raise_clock_escalations(uow.conn, ctx, fx)
+            await flush(uow.conn, fx)
         await uow.commit()
     count_sweep(metrics, result)
+    count_escalations(metrics, raised)
     return result.total
 
 
@@ -128,7 +140,7 @@ async def run_monitor(pool: AsyncConnectionPool, ctx: HandlerContext, metrics: M
     while not stop.is_set():
         now = ctx.clock()
         try:
-            while await sweep_once(pool, now, metrics) >= 2000:
+            while await sweep_once(pool, now, metrics, ctx) >= 2000:
                 pass  # a backlog of due clocks: keep sweeping before sleeping
             if lag_probe is not None:
                 await report_lag(pool, list(lag_probe(now)), now, metrics)

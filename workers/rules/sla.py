@@ -6,7 +6,7 @@ window + paused time; ``warn_at`` = start + warn offset (warn_fraction × window
 running (unpaused) time strictly exceeds the mark's share of the window: a
 decision exactly at ``due_at`` is on time, one microsecond later is a breach.
 
-Marks are settled at every data-time transition (pause, stop, rewindow), so the
+Marks are settled at every data-time transition (pause, stop, extend), so the
 result never depends on when a sweeper happened to run: a mark that a sweeper
 set ahead of the data (``warned_at``/``breached_at`` not before a pause or stop
 that arrives afterwards) is withdrawn with its ``breach_seen_at``; a mark
@@ -40,6 +40,7 @@ class Clock(StrEnum):
     JOINT_REVIEW = "joint_review"
     DETERMINATION = "determination"
     COMPLAINT = "complaint"
+    CALLBACK = "callback"  # v2: requested → result (§4.10)
 
 
 def window_for(clock: Clock, policy: Policy, urgency: str | None = None) -> timedelta:
@@ -97,7 +98,7 @@ class ClockOpKind(StrEnum):
     STOP_EARLIEST = "stop_earliest"
     #: new window/warn offset from the same start (complaint extension, SPEC §4.7):
     #: marks reached before ``at`` stay, unreached ones follow the new window
-    REWINDOW = "rewindow"
+    EXTEND = "extend"
 
 
 @dataclass(frozen=True)
@@ -202,11 +203,27 @@ def stop_earliest(times: ClockTimes, at: datetime) -> ClockTimes:
     return replace(_settled(times, at), stopped_at=at_or_start)
 
 
-def rewindow(times: ClockTimes, at: datetime, window: timedelta, warn: timedelta) -> ClockTimes:
-    """Change the window (same start) at ``at``: reached marks stay, others follow it."""
+def extend(times: ClockTimes, at: datetime, window: timedelta,
+           warn: timedelta | None = None) -> ClockTimes:
+    """Give the clock a new ``window`` at ``at`` (a complaint extension, SPEC §4.7).
+
+    Marks reached strictly before ``at`` (and before an open pause) stay; the unreached
+    ones follow the new window (a mark the sweeper set ahead of the data is taken back).
+    ``warn`` defaults to the same share of the new window. A stopped clock stays as it
+    is; raises ``ValueError`` for a non-positive window.
+    """
+    if window <= timedelta(0):
+        raise ValueError("an SLA window must be positive")
+    if warn is None:
+        warn = _scaled(times.warn, times.window, window)
     if times.stopped:
         return times
     return replace(_settled(times, _limit(times, at)), window=window, warn=warn)
+
+
+def _scaled(warn: timedelta, old: timedelta, new: timedelta) -> timedelta:
+    us = timedelta(microseconds=1)
+    return timedelta(microseconds=int(Fraction(warn // us, old // us) * (new // us)))
 
 
 def sweep(times: ClockTimes, now: datetime) -> ClockTimes:
@@ -247,8 +264,9 @@ def final_marks_on_stop(times: ClockTimes, stopped_at: datetime) -> Marks:
 class ClockOp:
     """One change to one clock, in the order the batch decided it.
 
-    ``window``/``warn`` matter for ``start`` and ``rewindow`` only (build ``warn``
-    with :func:`warn_offset`); ``insurer``/``line``/``province`` label a new clock.
+    ``window``/``warn`` matter for ``start`` and ``extend`` only (build ``warn``
+    with :func:`warn_offset`; an ``extend`` without ``warn`` keeps the clock's share of
+    the window); ``insurer``/``line``/``province`` label a new clock.
     """
 
     op: ClockOpKind
@@ -264,8 +282,10 @@ class ClockOp:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "op", ClockOpKind(self.op))  # a plain "stop" is accepted
-        if self.op in (ClockOpKind.START, ClockOpKind.REWINDOW) and not (
-            self.window > timedelta(0) and timedelta(0) <= self.warn <= self.window
+        # a start without warn would warn at once; an extend without one keeps the share
+        low = timedelta(0) if self.op is ClockOpKind.EXTEND else timedelta(microseconds=1)
+        if self.op in (ClockOpKind.START, ClockOpKind.EXTEND) and not (
+            self.window > timedelta(0) and low <= self.warn <= self.window
         ):
             raise ValueError("an SLA window must be positive and hold its warn offset")
 
@@ -292,8 +312,8 @@ def apply_op(times: ClockTimes | None, op: ClockOp) -> ClockTimes | None:
             return stop(times, op.at)
         case ClockOpKind.STOP_EARLIEST:
             return stop_earliest(times, op.at)
-        case ClockOpKind.REWINDOW:
-            return rewindow(times, op.at, op.window, op.warn)
+        case ClockOpKind.EXTEND:
+            return extend(times, op.at, op.window, op.warn or None)
 
 
 def _limit(times: ClockTimes, at: datetime) -> datetime:

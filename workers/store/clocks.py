@@ -5,7 +5,7 @@ Why one module: the clock arithmetic used to exist in four copies that disagreed
 ``tests/integration/test_clock_rules_equal_sql.py`` checks it against
 :func:`workers.rules.sla.apply_op` / :func:`workers.rules.sla.sweep` on random sequences.
 
-Settling marks at a limit L (pause: its instant; stop/rewindow: its instant or the open
+Settling marks at a limit L (pause: its instant; stop/extend: its instant or the open
 pause's start, whichever is earlier) is the same expression everywhere: a recorded mark
 strictly before L stays (it may predate a pause, so it can be earlier than today's
 ``warn_at``); otherwise the current instant if strictly before L; otherwise none — a
@@ -29,6 +29,10 @@ _KEYS = "%b::text[], %b::text[], %b::text[], %b::timestamptz[]"
 # the open pause's gap at u.at (0 when running) and the limit marks settle at
 _GAP = ("CASE WHEN c.paused_since IS NULL THEN 0"
         " ELSE greatest(0, extract(epoch FROM u.at - c.paused_since)) END")
+# extend without a warn offset (0): the same share of the new window, floored to the
+# microsecond in exact integer arithmetic as rules.sla does
+_WARN = ("CASE WHEN u.warn > 0 THEN u.warn ELSE floor(round(c.warn_s * 1e6)::numeric"
+         " * round(u.win * 1e6)::numeric / round(c.window_s * 1e6)::numeric)::float8 / 1e6 END")
 _LIMIT = "CASE WHEN c.paused_since IS NULL THEN u.at ELSE least(u.at, c.paused_since) END"
 
 
@@ -77,15 +81,15 @@ _SQL: dict[ClockOpKind, str] = {
         f"UPDATE sla_clocks c SET stopped_at = greatest(u.at, c.started_at), {_settle('u.at')}"
         f" FROM unnest({_KEYS}) AS u(st, sid, clk, at) WHERE {_KEY}"
         " AND c.stopped_at > greatest(u.at, c.started_at) AND c.paused_s = 0"),
-    ClockOpKind.REWINDOW: (
-        "UPDATE sla_clocks c SET window_s = u.win, warn_s = u.warn,"
+    ClockOpKind.EXTEND: (
+        f"UPDATE sla_clocks c SET window_s = u.win, warn_s = {_WARN},"
         " due_at = c.started_at + make_interval(secs => u.win + c.paused_s),"
-        f" warn_at = c.started_at + make_interval(secs => u.warn + c.paused_s), {_settle(_LIMIT)}"
+        f" warn_at = c.started_at + make_interval(secs => {_WARN} + c.paused_s), {_settle(_LIMIT)}"
         f" FROM unnest({_KEYS}, %b::float8[], %b::float8[]) AS u(st, sid, clk, at, win, warn)"
         f" WHERE {_KEY} AND c.stopped_at IS NULL"),
 }
 _ORDER = (ClockOpKind.START, ClockOpKind.PAUSE, ClockOpKind.RESUME, ClockOpKind.STOP,
-          ClockOpKind.STOP_EARLIEST, ClockOpKind.REWINDOW)
+          ClockOpKind.STOP_EARLIEST, ClockOpKind.EXTEND)
 
 
 def clock_op_rounds(ops: Sequence[ClockOp]) -> list[list[ClockOp]]:
@@ -109,7 +113,7 @@ def clock_op_rounds(ops: Sequence[ClockOp]) -> list[list[ClockOp]]:
 def _params(kind: ClockOpKind, ops: Sequence[ClockOp]) -> list[list[Any]]:
     cols: list[list[Any]] = [[o.subject_type for o in ops], [o.subject_id for o in ops],
                              [o.clock for o in ops], [o.at for o in ops]]
-    if kind in (ClockOpKind.START, ClockOpKind.REWINDOW):
+    if kind in (ClockOpKind.START, ClockOpKind.EXTEND):
         cols += [[o.window.total_seconds() for o in ops], [o.warn.total_seconds() for o in ops]]
     if kind is ClockOpKind.START:
         cols += [[o.insurer for o in ops], [o.line for o in ops], [o.province for o in ops]]
