@@ -57,7 +57,7 @@ def test_callbacks_panel_counts_due_dissatisfied_today_and_open_escalations(dsn:
             await pool.close()
 
     html = asyncio.run(render())
-    assert "unavailable" not in html
+    assert "callbacks: unavailable" not in html and "回访与督办" in html
     for label, value in [("Callbacks due 待回访", 2), ("Overdue 超时", 1),
                          ("Reached today 今日回访", 2), ("Dissatisfied today 不满意", 1),
                          ("Reports today 举报", 1)]:
