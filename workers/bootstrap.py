@@ -16,6 +16,7 @@ from infra.metrics import build_metrics
 from infra.outbox import run_relay
 from infra.settings import Settings
 from topics import (
+    CALLBACK_COMPLETED,
     CASE_REPORTED,
     COMPLAINT_FILED,
     DISPATCH_REQUESTED,
@@ -24,6 +25,7 @@ from topics import (
 )
 from workers.app import create_app, lag_probe, stop_consuming
 from workers.context import HandlerContext
+from workers.handlers.callbacks import apply_callback_completed_batch
 from workers.handlers.cases import apply_case_reported_batch
 from workers.handlers.complaints import apply_complaint_filed_batch
 from workers.handlers.dispatches import apply_dispatch_requested_batch
@@ -60,6 +62,7 @@ def handlers() -> dict[str, Handler]:
         DISPATCH_REQUESTED: apply_dispatch_requested_batch,
         REVIEW_COMPLETED: apply_review_completed_batch,
         COMPLAINT_FILED: apply_complaint_filed_batch,
+        CALLBACK_COMPLETED: apply_callback_completed_batch,
     }
 
 

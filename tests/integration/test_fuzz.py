@@ -29,6 +29,7 @@ import math
 import os
 import random
 import urllib.request
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -46,8 +47,10 @@ from schemas import INPUT_EVENTS, Envelope
 from tests.conftest import contract_dir
 from tests.integration.conftest import wait_until
 from tests.integration.kafka_helpers import HEADERS, read_all
-from topics import V1_INPUT_TOPICS as INPUT_TOPICS  # v2 topics: fuzzed once their handlers land
-from topics import TopicNames
+from topics import CALLBACK_COMPLETED, V1_INPUT_TOPICS, TopicNames
+
+# v2 topics are fuzzed once their handlers land
+INPUT_TOPICS = (*V1_INPUT_TOPICS, CALLBACK_COMPLETED)
 
 FUZZ_COUNT = int(os.environ.get("CLAIMDESK_FUZZ_COUNT", "10000"))
 FUZZ_SEED = int(os.environ.get("CLAIMDESK_FUZZ_SEED", "20261121"))
@@ -64,12 +67,14 @@ SAMPLES: dict[str, list[str]] = {
     "review-completed": ["review.completed.initial.json", "review.completed.survey.json",
                          "review.completed.complaint.json"],
     "complaint-filed": ["complaint.filed.json"],
+    "callback-completed": ["callback.completed.json"],
 }
 TIME_PATHS: dict[str, list[tuple[str, ...]]] = {
     "case-reported": [("time",), ("data", "reported_at"), ("data", "incident", "occurred_at")],
     "dispatch-requested": [("time",), ("data", "requested_at")],
     "review-completed": [("time",), ("data", "completed_at")],
     "complaint-filed": [("time",), ("data", "filed_at")],
+    "callback-completed": [("time",), ("data", "completed_at")],
 }
 MONEY_PATHS: dict[str, list[tuple[str, ...]]] = {
     "case-reported": [("data", "loss", "estimated_amount")],
@@ -229,7 +234,8 @@ def db_rejects(event: Envelope) -> bool:
 def business_key(topic: str, event: Envelope) -> tuple[str, str]:
     d = event.data
     attr = {"case-reported": "case_id", "dispatch-requested": "dispatch_id",
-            "review-completed": "review_id", "complaint-filed": "complaint_id"}[topic]
+            "review-completed": "review_id", "complaint-filed": "complaint_id",
+            "callback-completed": "callback_id"}[topic]
     return attr, str(getattr(d, attr))
 
 
@@ -261,6 +267,8 @@ class Fuzzer:
             data["dispatch_id"] = f"FZ-D-{n}"
         elif topic == "review-completed":
             data["review_id"] = f"FZ-R-{n}"
+        elif topic == "callback-completed":
+            data["callback_id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"fz-callback-{n}"))
         else:
             data["complaint_id"] = f"FZ-CP-{n}"
         return doc
@@ -306,6 +314,10 @@ class Fuzzer:
             data.pop("amount", None)
             if not data["reason"].strip():
                 data["reason"] += "理由"
+        elif topic == "callback-completed":
+            data["comment"] = next(it)
+            data["agent_id"] = "CB-" + "".join(next(it).split())[:100]
+            data["case_id"] = f"FZ-{self.n - 4}"
         else:
             data["description"] = next(it)
             data["complainant"]["name"] = next(it)[:256] or "x"
@@ -560,7 +572,7 @@ def generate_messages(seed: int, malformed_target: int, base_time: datetime | No
     while malformed < malformed_target or pool:
         i += 1
         if i % VALID_EVERY == 0:
-            topic = INPUT_TOPICS[(i // VALID_EVERY) % 4]
+            topic = INPUT_TOPICS[(i // VALID_EVERY) % len(INPUT_TOPICS)]
             strings = [next(weird_iter) for _ in range(3)] + next(hyp_strings)
             doc = fz.valid(topic, strings)
             add(topic, "valid:strings", _dumps(doc, fz.rng), fz.key(doc))
@@ -743,6 +755,10 @@ def _assert_stored_verbatim(conn: psycopg.Connection[Any], valid: list[Message])
         "SELECT review_id, reviewer_id FROM reviews").fetchall()}
     vault = {(r[0], r[1]): r[2] for r in conn.execute(
         "SELECT source, event_id, fields FROM pii_vault").fetchall()}
+    # callback attempts for callbacks never requested wait parked (SPEC §4.10)
+    parked = {(r[0], r[1]): r[2] for r in conn.execute(
+        "SELECT source, event_id, payload FROM parked_events WHERE subject_type = 'callback'"
+    ).fetchall()}
     checked = Counter[str]()
     for m in valid:
         ev = m.event
@@ -760,6 +776,11 @@ def _assert_stored_verbatim(conn: psycopg.Connection[Any], valid: list[Message])
         elif m.topic == "complaint-filed":
             assert complaints[d.complaint_id] == (d.insurer, d.against_adjuster_id), m.origin
             pii = [d.description, d.complainant.name, d.complainant.phone]
+        elif m.topic == "callback-completed":
+            payload = parked[(ev.source, ev.id)]
+            assert (payload["callback_id"], payload["agent_id"]) == (
+                str(d.callback_id), d.agent_id), m.origin
+            pii = [d.comment]
         else:
             assert reviews[d.review_id] == d.reviewer_id, m.origin
             pii = [d.reason]

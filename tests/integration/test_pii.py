@@ -10,7 +10,8 @@ numbers, addresses, descriptions, review reasons — is then searched for in:
 * the worker's log (all levels) and the ``roster load`` output,
 * ``/metrics``, ``/`` (ops page) and ``/healthz``,
 * every ``rm_*`` view and every other table except ``pii_vault`` (``SELECT *`` as text),
-* the ``alerts``, ``dispatch-assigned`` and ``payout-approved`` topics (keys, values, headers),
+* the ``alerts``, ``dispatch-assigned``, ``payout-approved`` and ``escalations`` topics (keys,
+  values, headers),
 * the headers of the four ``.DLT`` topics,
 
 and must be found 0 times. Short values are matched sensibly: a name of 2–3 CJK characters
@@ -41,7 +42,14 @@ import pytest
 from tests.conftest import contract_dir
 from tests.integration.conftest import wait_until
 from tests.integration.kafka_helpers import Consumed, publish, read_all
-from topics import ALERTS, DISPATCH_ASSIGNED, INPUT_TOPICS, PAYOUT_APPROVED, TopicNames
+from topics import (
+    ALERTS,
+    DISPATCH_ASSIGNED,
+    ESCALATIONS,
+    INPUT_TOPICS,
+    PAYOUT_APPROVED,
+    TopicNames,
+)
 from workers.rules.masking import mask_id_number, mask_name, mask_phone, mask_policy_no
 from workers.simulate import generate, publish_run, write_roster_csv
 
@@ -88,8 +96,9 @@ def pii_of_event(topic: str, event: dict[str, Any]) -> Iterator[tuple[str, str]]
         "review-completed": [("reason",)],
         "complaint-filed": [("description",), ("complainant", "name"),
                             ("complainant", "phone")],
+        "callback-completed": [("comment",)],
     }
-    for path in fields[topic]:
+    for path in fields.get(topic, []):
         value = get(*path)
         if isinstance(value, (str, int)) and str(value).strip():
             yield ".".join(path), str(value).strip()
@@ -360,7 +369,7 @@ def test_no_published_pii_leaks_outside_the_vault(
     for rel, cells in _db_texts(dsn, exclude={"pii_vault"}).items():
         texts[f"table/view {rel}"] = cells
     n_out = {t: count(f"SELECT count(*) FROM outbox WHERE topic = '{t}'")
-             for t in (ALERTS, DISPATCH_ASSIGNED, PAYOUT_APPROVED)}
+             for t in (ALERTS, DISPATCH_ASSIGNED, PAYOUT_APPROVED, ESCALATIONS)}
     assert all(n_out.values()), n_out
     for topic, n in n_out.items():
         records = read_all(bootstrap, names.name(topic), expect=n)

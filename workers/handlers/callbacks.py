@@ -172,11 +172,9 @@ async def _settle(conn: Any, r: CallbackRow, fx: Effects,
               f"attempt {n} after the result (attempt {res.attempt if res else '?'})",
               "callback.completed", a.source, a.event_id, a.completed_at)
     if result.stopped_at is not None and result.stopped_at != r.stopped_at:
-        if r.stopped_at is None:
-            fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "callback", r.callback_id,
-                                        Clock.CALLBACK.value, result.stopped_at))
-        else:  # an earlier attempt arrived late: the clock stops at its result instead
-            await restop_callback_clock(conn, r.callback_id, result.stopped_at)
+        # the earliest stop wins: an earlier attempt that arrived late moves the stop back
+        fx.clock_ops.append(ClockOp(ClockOpKind.STOP_EARLIEST, "callback", r.callback_id,
+                                    Clock.CALLBACK.value, result.stopped_at))
     if res is None:
         return []
     sup = ctx.policy.supervisor(r.insurer)
@@ -195,18 +193,6 @@ def _follow_up(r: CallbackRow, cause: str, to: str, at: datetime, what: str) -> 
     subject = f"case {r.case_id}" if r.case_id else f"complaint {r.complaint_id}"
     return Escalation("callback", r.callback_id, r.case_id, r.complaint_id, cause, SUPERVISOR,
                       to, at, None, f"{what} of {subject}", r.insurer)
-
-
-async def restop_callback_clock(conn: Any, cid: str, at: datetime) -> None:
-    """Move a stopped callback clock's stop to ``at`` and re-settle its marks there (a
-    callback clock never pauses, so this is ``rules.sla.final_marks_on_stop`` at ``at``)."""
-    await conn.execute(
-        "UPDATE sla_clocks SET stopped_at = greatest(%(at)s, started_at),"
-        " warned_at = CASE WHEN warn_at < %(at)s THEN warn_at END,"
-        " breached_at = CASE WHEN due_at < %(at)s THEN due_at END,"
-        " breach_seen_at = CASE WHEN due_at < %(at)s THEN breach_seen_at END"
-        " WHERE subject_type = 'callback' AND subject_id = %(cid)s AND clock = 'callback'",
-        {"at": at, "cid": cid})
 
 
 async def load_callbacks(conn: Any, ids: set[str]) -> dict[str, CallbackRow]:

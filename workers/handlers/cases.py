@@ -7,6 +7,8 @@ from typing import Any
 
 from schemas import CaseReported
 from workers.context import HandlerContext
+from workers.handlers.callback_requests import send_callbacks
+from workers.handlers.callback_triggers import became_terminal, closing_requests
 from workers.handlers.common import claim_batch, lock_subjects, timeline_row
 from workers.handlers.effects import CaseRow, ClockOp, Effects, data_hash, flush
 from workers.handlers.parking import take_parked
@@ -49,6 +51,8 @@ async def apply_case_reported_batch(
         fx.reviews[facts.review_id] = facts.row(outcome)
         fx.unparked.append((facts.source, facts.event_id))
     await flush(conn, fx)
+    await send_callbacks(conn, ctx, await closing_requests(conn, became_terminal(fx), ctx),
+                         case_ids={i.event.data.case_id for i in new})
     return outcomes
 
 

@@ -10,9 +10,17 @@ from typing import Any
 
 from schemas import ReviewCompleted
 from workers.context import HandlerContext
+from workers.handlers.callback_requests import send_callbacks
+from workers.handlers.callback_triggers import (
+    became_terminal,
+    closing_requests,
+    complaint_requests,
+    dispatch_requests,
+)
 from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects
 from workers.handlers.complaints import (
     apply_complaint_review,
+    closed_now,
     complaint_case_locks,
     load_complaints,
     save_complaints,
@@ -80,6 +88,10 @@ async def apply_review_completed_batch(
         await drain(conn, fx.freed_provinces, freed_at, ctx, fx)
     await save_complaints(conn, complaints)
     await flush(conn, fx)
+    requests = await dispatch_requests(conn, [f.review_id for f in facts_all if f.stage ==
+                                              "survey" and f.decision == "completed"], ctx)
+    requests += await closing_requests(conn, became_terminal(fx), ctx)
+    await send_callbacks(conn, ctx, requests + complaint_requests(closed_now(complaints), ctx))
     return outcomes
 
 
