@@ -11,9 +11,10 @@ COMPLAINT_FILED = "complaint-filed"
 DISPATCH_ASSIGNED = "dispatch-assigned"
 PAYOUT_APPROVED = "payout-approved"
 ALERTS = "alerts"
+CUSTOMER_NOTICES = "customer-notices"
 
 INPUT_TOPICS: tuple[str, ...] = (CASE_REPORTED, DISPATCH_REQUESTED, REVIEW_COMPLETED, COMPLAINT_FILED)
-OUTPUT_TOPICS: tuple[str, ...] = (DISPATCH_ASSIGNED, PAYOUT_APPROVED, ALERTS)
+OUTPUT_TOPICS: tuple[str, ...] = (DISPATCH_ASSIGNED, PAYOUT_APPROVED, ALERTS, CUSTOMER_NOTICES)
 
 _WEEK_MS = 7 * 24 * 3600 * 1000
 _MONTH_MS = 30 * 24 * 3600 * 1000
@@ -48,6 +49,7 @@ _KEYS = {
     DISPATCH_ASSIGNED: "case_id",
     PAYOUT_APPROVED: "case_id",
     ALERTS: "alert_id",
+    CUSTOMER_NOTICES: "case_id, else complaint_id",
 }
 
 

@@ -14,6 +14,7 @@ from infra.embedded import EmbeddedStack, free_port
 from infra.errors import ConfigError
 from infra.metrics import build_metrics
 from infra.outbox import run_relay
+from infra.pii_fill import PoolVaultReader
 from infra.settings import Settings
 from topics import (
     CASE_REPORTED,
@@ -101,8 +102,10 @@ def build_worker(settings: Settings, registry: Any = REGISTRY) -> tuple[Any, Run
     async def outbox_relay() -> None:
         await runtime.start()
         assert runtime.pool is not None and runtime.publisher is not None
+        vault = PoolVaultReader(runtime.pii_pool or runtime.pool)  # PII role (SPEC §8)
         await run_relay(
-            runtime.pool, runtime.publisher, runtime.names, runtime.metrics, runtime.stop_event
+            runtime.pool, runtime.publisher, runtime.names, runtime.metrics, runtime.stop_event,
+            vault=vault,
         )
 
     @app.task

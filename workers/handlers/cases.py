@@ -44,6 +44,8 @@ async def apply_case_reported_batch(
     dispatched = await _first_dispatches(conn, {i.event.data.case_id for i in new})
     for item in new:
         _start_case(fx, item, dispatched.get(item.event.data.case_id), ctx)
+    if new:
+        fx.release_notices({i.event.data.case_id for i in new}, ctx.clock())
     for facts in await take_parked(conn, "case", set(fx.cases)):
         outcome = await apply_case_review(conn, facts, fx.cases[str(facts.case_id)], ctx, fx)
         fx.reviews[facts.review_id] = facts.row(outcome)
@@ -92,16 +94,17 @@ async def _insert_cases(conn: Any, new: list[Incoming], digests: dict[str, str])
             "survey", d.cat_code, d.cat_code is not None, d.loss.injuries,
             d.loss.estimated_amount, d.reported_at, inc.occurred_at, d.reported_at,
             item.source, item.event_id, digests[d.case_id],  # data_hash(d), computed above
+            case_owner(d),
         ))
     # one unnest statement (binary parameters) instead of a per-row executemany
     await conn.execute(
         "INSERT INTO cases (case_id, insurer, report_no, policy_no_masked, line, channel,"
         " province, city, district, cause, status, stage, cat_code, cat_mode, injuries,"
         " estimated_amount, reported_at, occurred_at, updated_at, source, event_id,"
-        " data_hash) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[],"
+        " data_hash, owner) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[],"
         " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
         " %b::text[], %b::text[], %b::bool[], %b::int[], %b::numeric[], %b::timestamptz[],"
-        " %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[], %b::text[])",
+        " %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[])",
         [list(c) for c in zip(*rows, strict=True)])
 
 
@@ -115,6 +118,12 @@ async def _fill_complaint_cities(conn: Any, new: list[Incoming]) -> None:
             "UPDATE complaints p SET city = u.city FROM unnest(%b::text[], %b::text[])"
             " AS u(case_id, city) WHERE p.case_id = u.case_id AND p.city IS NULL",
             ([i.event.data.case_id for i in new], [i.event.data.incident.city for i in new]))
+
+
+def case_owner(d: CaseReported) -> str:
+    """The case's owner (首问负责制, SPEC §4.11): ``received_by``, else ``desk:<insurer>``."""
+    received_by: str | None = getattr(d, "received_by", None)
+    return received_by or f"desk:{d.insurer}"
 
 
 def _start_case(fx: Effects, item: Incoming, first_dispatch: Any, ctx: HandlerContext) -> None:

@@ -19,7 +19,9 @@ from pydantic import BaseModel
 from infra.outbox import OutboxItem, enqueue
 from schemas import build_output
 from workers.handlers.common import TimelineRow, record_data_quality, write_timeline
+from workers.handlers.notices import write_notices
 from workers.rules.case_lifecycle import CaseState, CaseStatus, Stage
+from workers.rules.notices import Notice
 
 
 def data_hash(data: BaseModel) -> str:
@@ -60,6 +62,10 @@ class CaseRow:
     closed_at: datetime | None = None
     updated_at: datetime | None = None
     dirty: bool = False
+    #: v2: the deciding review's decision (approved/rejected) and its completed_at
+    decision: str | None = None
+    decided_at: datetime | None = None
+    withdrawn_at: datetime | None = None
 
 
 @dataclass
@@ -79,6 +85,21 @@ class Effects:
     freed_provinces: set[str] = field(default_factory=set)
     #: surge alerts (province, city, opened_at, resolved_at), read once per batch on demand
     surge_alerts: list[tuple[Any, ...]] | None = None
+    #: customer notices decided (SPEC §4.12), cases whose waiting notices may go out now,
+    #: and the processing time for their envelopes (see :meth:`notice`)
+    notices: list[Notice] = field(default_factory=list)
+    notice_cases: set[str] = field(default_factory=set)
+    notice_time: datetime | None = None
+
+    def notice(self, n: Notice, now: datetime) -> None:
+        """Request a customer notice (recorded once per id; sent when its case is known)."""
+        self.notices.append(n)
+        self.notice_time = now
+
+    def release_notices(self, case_ids: set[str], now: datetime) -> None:
+        """Cases just created: their waiting notices may go out."""
+        self.notice_cases |= case_ids
+        self.notice_time = now
 
     def output(self, type_: str, topic: str, key: str, data: BaseModel, event_id: str,
                now: datetime) -> None:
@@ -110,6 +131,7 @@ async def load_cases(conn: Any, case_ids: set[str]) -> dict[str, CaseRow]:
     cur = await conn.execute(
         "SELECT case_id, insurer, line, province, city, report_no, cat_code, status, stage,"
         " injuries, disputed, cat_mode, approved_amount, closed_at, updated_at,"
+        " decision, decided_at, withdrawn_at,"
         " (SELECT bool_or(true) FROM reviews r WHERE r.case_id = c.case_id"
         "   AND r.stage = 'initial' AND r.outcome = 'applied') AS initial_done"
         " FROM cases c WHERE case_id = ANY(%b)",
@@ -118,14 +140,16 @@ async def load_cases(conn: Any, case_ids: set[str]) -> dict[str, CaseRow]:
     out = {}
     for row in await cur.fetchall():
         (cid, insurer, line, province, city, report_no, cat_code, status, stage, injuries,
-         disputed, cat_mode, approved, closed_at, updated_at, initial_done) = row
+         disputed, cat_mode, approved, closed_at, updated_at, decision, decided_at,
+         withdrawn_at, initial_done) = row
         state = CaseState(
             status=CaseStatus(status), stage=Stage(stage) if stage else None,
             injuries=injuries, disputed=disputed, has_cat_code=cat_code is not None,
             cat_mode=cat_mode if initial_done else None,
         )
         out[cid] = CaseRow(cid, insurer, line, province, city, report_no, cat_code, state,
-                           approved, closed_at, updated_at)
+                           approved, closed_at, updated_at, decision=decision,
+                           decided_at=decided_at, withdrawn_at=withdrawn_at)
     return out
 
 
@@ -244,26 +268,34 @@ async def flush(conn: Any, fx: Effects) -> None:
         await conn.execute(
             "INSERT INTO reviews (review_id, stage, case_id, complaint_id, dispatch_id,"
             " reviewer_id, decision, amount, disputed, missing_documents, completed_at,"
-            " outcome, source, event_id, data_hash) SELECT * FROM unnest(%b::text[],"
-            " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+            " outcome, source, event_id, data_hash, missing_documents_list)"
+            " SELECT r, s, c, p, d, rv, de, a, di, m, ca, o, so, e, h,"
+            " CASE WHEN l IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(l::jsonb))"
+            " END FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+            " %b::text[], %b::text[],"
             " %b::numeric[], %b::bool[], %b::int[], %b::timestamptz[], %b::text[], %b::text[],"
-            " %b::text[], %b::text[]) ON CONFLICT (review_id) DO UPDATE"
-            " SET outcome = EXCLUDED.outcome", _columns(list(fx.reviews.values()), 15))
+            " %b::text[], %b::text[], %b::text[]) AS u(r, s, c, p, d, rv, de, a, di, m, ca, o,"
+            " so, e, h, l) ON CONFLICT (review_id) DO UPDATE"
+            " SET outcome = EXCLUDED.outcome", _columns(list(fx.reviews.values()), 16))
     dirty = [c for c in fx.cases.values() if c.dirty]
     if dirty:
         await conn.execute(
             "UPDATE cases c SET status = u.status, stage = u.stage, disputed = u.disputed,"
             " cat_mode = u.cat_mode, approved_amount = u.approved_amount,"
-            " closed_at = u.closed_at, updated_at = u.updated_at, docs_stage = u.docs_stage"
+            " closed_at = u.closed_at, updated_at = u.updated_at, docs_stage = u.docs_stage,"
+            " decision = u.decision, decided_at = u.decided_at, withdrawn_at = u.withdrawn_at"
             " FROM unnest(%b::text[], %b::text[], %b::bool[], %b::bool[], %b::numeric[],"
-            " %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[]) AS u(status, stage,"
-            " disputed, cat_mode, approved_amount, closed_at, updated_at, docs_stage, case_id)"
+            " %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[], %b::text[],"
+            " %b::timestamptz[], %b::timestamptz[]) AS u(status, stage,"
+            " disputed, cat_mode, approved_amount, closed_at, updated_at, docs_stage, case_id,"
+            " decision, decided_at, withdrawn_at)"
             " WHERE c.case_id = u.case_id",
             _columns([(c.state.status.value, c.state.stage.value if c.state.stage else None,
                        c.state.disputed, bool(c.state.cat_mode), c.approved_amount, c.closed_at,
                        c.updated_at,
                        c.state.stage.value if c.state.status is CaseStatus.DOCUMENTS_PENDING
-                       and c.state.stage else None, c.case_id) for c in dirty], 9))
+                       and c.state.stage else None, c.case_id, c.decision, c.decided_at,
+                       c.withdrawn_at) for c in dirty], 12))
     if fx.clock_ops:
         await apply_clock_ops(conn, fx.clock_ops)
     if fx.payouts:
@@ -283,6 +315,8 @@ async def flush(conn: Any, fx: Effects) -> None:
         await conn.execute(
             "DELETE FROM parked_events p USING unnest(%b::text[], %b::text[]) AS u(src, eid)"
             " WHERE p.source = u.src AND p.event_id = u.eid", _columns(fx.unparked, 2))
+    if fx.notice_time is not None:
+        fx.outbox += await write_notices(conn, fx.notices, fx.notice_cases, fx.notice_time)
     await enqueue(conn, fx.outbox)
     await write_timeline(conn, fx.timeline)
     await record_data_quality(conn, fx.data_quality)

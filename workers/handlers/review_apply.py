@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -12,6 +13,7 @@ from topics import PAYOUT_APPROVED
 from workers.context import HandlerContext
 from workers.handlers.common import TimelineRow
 from workers.handlers.effects import CaseRow, ClockOp, Effects
+from workers.rules import notices
 from workers.rules.case_lifecycle import (
     TERMINAL,
     CaseStatus,
@@ -48,6 +50,8 @@ class ReviewFacts:
     source: str
     event_id: str
     data_hash: str
+    #: the full list of a documents_requested review (kept in Postgres, SPEC §4.12)
+    missing_documents_list: tuple[str, ...] = ()
 
     def payload(self) -> dict[str, Any]:
         """JSON-able form for ``parked_events.payload``."""
@@ -62,6 +66,7 @@ class ReviewFacts:
         data = dict(payload)
         data["amount"] = None if data["amount"] is None else Decimal(data["amount"])
         data["completed_at"] = datetime.fromisoformat(data["completed_at"])
+        data["missing_documents_list"] = tuple(data.get("missing_documents_list") or ())
         return cls(**data)
 
     def row(self, outcome: str) -> tuple[Any, ...]:
@@ -69,7 +74,8 @@ class ReviewFacts:
         return (self.review_id, self.stage, self.case_id, self.complaint_id, self.dispatch_id,
                 self.reviewer_id, self.decision, self.amount, self.disputed,
                 self.missing_documents, self.completed_at, outcome, self.source, self.event_id,
-                self.data_hash)
+                self.data_hash, json.dumps(list(self.missing_documents_list), ensure_ascii=False)
+                if self.missing_documents_list else None)
 
     def timeline(self, outcome: str, detail: str | None) -> TimelineRow:
         """The timeline row of this review."""
@@ -135,14 +141,16 @@ async def apply_case_review(
 
 def _apply_transition(case: CaseRow, t: Transition, facts: ReviewFacts, policy: Any,
                       fx: Effects, ctx: HandlerContext) -> None:
+    before = case.state.status
     case.state = t.state
     case.updated_at = facts.completed_at
     case.dirty = True
     if t.state.status in TERMINAL:
         case.closed_at = facts.completed_at
-    if t.state.status is CaseStatus.APPROVED:
+    if t.state.status in (CaseStatus.APPROVED, CaseStatus.CLOSED):
         case.approved_amount = facts.amount
     add_clock_ops(fx, case, t.clocks, facts.completed_at, policy)
+    _notices(case, before, t, facts, fx, ctx)
     if t.payout is not None:
         pid = payout_id(case.case_id, t.payout.review_id)
         event_id = payout_approved_event_id(pid)
@@ -156,6 +164,36 @@ def _apply_transition(case: CaseRow, t: Transition, facts: ReviewFacts, policy: 
                            case.report_no, t.payout.amount, t.payout.approval_path.value,
                            t.payout.approved_at, t.payout.pay_by, case.cat_code, event_id))
         fx.output("payout.approved", PAYOUT_APPROVED, case.case_id, data, event_id, ctx.clock())
+        start_payment_clock(fx, case, t.payout.approved_at, t.payout.pay_by, policy)
+
+
+def _notices(case: CaseRow, before: CaseStatus, t: Transition, facts: ReviewFacts,
+             fx: Effects, ctx: HandlerContext) -> None:
+    """Tell the customer (SPEC §4.12): all missing documents at once; the decision."""
+    status = t.state.status
+    if facts.decision == "documents_requested" and before is not CaseStatus.DOCUMENTS_PENDING:
+        fx.notice(notices.documents_required(
+            case.case_id, facts.review_id, facts.stage, list(facts.missing_documents_list),
+            facts.completed_at), ctx.clock())
+    if status in (CaseStatus.APPROVED, CaseStatus.CLOSED, CaseStatus.REJECTED):
+        decided = "rejected" if status is CaseStatus.REJECTED else "approved"
+        case.decision, case.decided_at = decided, facts.completed_at
+        fx.notice(notices.decision(
+            case.case_id, facts.review_id, decided, facts.amount,
+            t.payout.pay_by if t.payout else None, facts.completed_at), ctx.clock())
+
+
+def start_payment_clock(fx: Effects, case: CaseRow, approved_at: datetime,
+                        pay_by: datetime, policy: Any) -> None:
+    """The ``payment`` clock (SPEC §4.4 v2): approved_at → pay_by, unless the insurer has
+    no settlement feed (``payment_tracking = false``). A case clock (at most one payout
+    per case), so it escalates to the case owner and withdrawal rules see it."""
+    if not getattr(policy, "payment_tracking", True):
+        return
+    window = pay_by - approved_at
+    fx.clock_ops.append(ClockOp(
+        "start", "case", case.case_id, Clock.PAYMENT.value, approved_at, window,
+        window * float(policy.sla.warn_fraction), case.insurer, case.line, case.province))
 
 
 def add_clock_ops(fx: Effects, case: CaseRow, effects: ClockEffects, at: datetime,

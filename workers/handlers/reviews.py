@@ -29,6 +29,7 @@ def review_facts(item: Incoming) -> ReviewFacts:
         reviewer_id=d.reviewer_id, amount=d.amount, disputed=d.disputed,
         missing_documents=len(d.missing_documents or ()), completed_at=d.completed_at,
         source=item.source, event_id=item.event_id, data_hash=data_hash(d),
+        missing_documents_list=tuple(d.missing_documents or ()),
     )
 
 

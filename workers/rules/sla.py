@@ -34,6 +34,7 @@ class Clock(StrEnum):
     JOINT_REVIEW = "joint_review"
     DETERMINATION = "determination"
     COMPLAINT = "complaint"
+    PAYMENT = "payment"  # v2: approved_at → earliest paid settlement (window: pay_by)
 
 
 def window_for(clock: Clock, policy: Policy, urgency: str | None = None) -> timedelta:
