@@ -124,10 +124,10 @@ class Sandbox:
             pass
 
     def input_topics(self) -> list[str]:
-        """Prefixed names of the four input topics."""
-        from topics import INPUT_TOPICS
+        """Prefixed names of the input topics the bench workload fills (the v1 four)."""
+        from topics import V1_INPUT_TOPICS
 
-        return [self.names.name(t) for t in INPUT_TOPICS]
+        return [self.names.name(t) for t in V1_INPUT_TOPICS]
 
     def scalar(self, sql: str, params: Any = None) -> Any:
         """First column of the first row."""

@@ -66,6 +66,7 @@ __all__ = [
     "Identifier",
     "Line",
     "Money",
+    "OutputModel",
     "RefId",
     "Relation",
     "ResidentId",
@@ -291,3 +292,10 @@ class ContractModel(BaseModel):
         not pass ``strict=True`` (Python strict mode wants enum instances).
         """
         return cls.model_validate(_json.loads(json_data, cls.__name__), **kwargs)
+
+
+class OutputModel(ContractModel):
+    """Base of output ``data`` models: fields with defaults are still always serialized, so
+    the serialization-mode JSON Schema lists them as required."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)

@@ -130,6 +130,7 @@ class CaseReported(EventData):
     insured: Insured
     loss: Loss
     cat_code: Text | None = None
+    received_by: RefId | None = None  # v2: 首问负责人 (agent or desk id), not PII
 
     @property
     def data_time(self) -> datetime:
@@ -179,7 +180,7 @@ class DispatchRequested(EventData):
 
 # ---------------------------------------------------------------- review.completed
 
-_REASON_REQUIRED = (Decision.REJECTED, Decision.DISMISSED, Decision.UNABLE)
+_REASON_REQUIRED = (Decision.REJECTED, Decision.DISMISSED, Decision.UNABLE, Decision.EXTENDED)
 
 
 class ReviewCompleted(EventData):
@@ -190,7 +191,7 @@ class ReviewCompleted(EventData):
     stage is complaint; ``complaint_id`` when stage is complaint;
     ``dispatch_id`` when stage is survey; ``amount`` with approved;
     non-empty ``missing_documents`` with documents_requested; non-blank
-    ``reason`` with rejected, dismissed or unable.
+    ``reason`` with rejected, dismissed, unable or (v2) extended.
     """
 
     review_id: RefId
@@ -275,6 +276,7 @@ class ComplaintFiled(EventData):
     against_adjuster_id: RefId | None = None
     description: FreeText  # PII
     complainant: Complainant
+    received_by: RefId | None = None  # v2: agent or desk who took the complaint, not PII
     filed_at: Timestamp
 
     @property

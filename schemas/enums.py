@@ -12,11 +12,23 @@ __all__ = [
     "DECISIONS_BY_STAGE",
     "AlertKind",
     "ApprovalPath",
+    "CallbackKind",
+    "CallbackOutcome",
+    "CallbackReason",
     "Category",
     "Channel",
+    "Clock",
     "Decision",
     "DispatchStatus",
+    "EscalationCause",
+    "EscalationLevel",
+    "EscalationSubject",
+    "FailureCode",
     "Line",
+    "NoticeKind",
+    "PaymentStatus",
+    "Peril",
+    "RecipientRole",
     "Relation",
     "ScopeKey",
     "Severity",
@@ -24,6 +36,7 @@ __all__ = [
     "Stage",
     "Task",
     "Urgency",
+    "WithdrawalReason",
 ]
 
 
@@ -107,6 +120,7 @@ class Decision(StrEnum):
     ESCALATED = "escalated"
     UPHELD = "upheld"
     DISMISSED = "dismissed"
+    EXTENDED = "extended"  # v2: complaint deadline extended (30, then 60 days from filing)
 
 
 _REVIEW_DECISIONS = (
@@ -122,7 +136,7 @@ DECISIONS_BY_STAGE: dict[Stage, tuple[Decision, ...]] = {
     Stage.INITIAL: _REVIEW_DECISIONS,
     Stage.SECOND: _REVIEW_DECISIONS,
     Stage.JOINT: _REVIEW_DECISIONS,
-    Stage.COMPLAINT: (Decision.UPHELD, Decision.DISMISSED),
+    Stage.COMPLAINT: (Decision.UPHELD, Decision.DISMISSED, Decision.EXTENDED),
 }
 
 
@@ -142,6 +156,8 @@ class DispatchStatus(StrEnum):
 
     ASSIGNED = "assigned"
     QUEUED = "queued"
+    CANCELLED = "cancelled"  # v2: its case was withdrawn
+    REASSIGNED = "reassigned"  # v2: its adjuster left the roster (new adjuster, or null if queued)
 
 
 class ApprovalPath(StrEnum):
@@ -161,6 +177,9 @@ class AlertKind(StrEnum):
     CONSUMER_LAG = "consumer_lag"
     GROUP_COMPLAINT = "group_complaint"
     DATA_QUALITY = "data_quality"
+    PAYMENT_FAILED = "payment_failed"  # v2, scope {insurer}
+    SATISFACTION = "satisfaction"  # v2, scope {adjuster_id}
+    CATASTROPHE = "catastrophe"  # v2, scope {cat_code}
 
 
 class Severity(StrEnum):
@@ -179,3 +198,137 @@ class ScopeKey(StrEnum):
     CLOCK = "clock"
     TOPIC = "topic"
     ADJUSTER_ID = "adjuster_id"
+    CAT_CODE = "cat_code"  # v2
+
+
+# ------------------------------------------------------------------------------ v2
+
+
+class Clock(StrEnum):
+    """SLA clock names (SPEC §4.4); also escalation causes and ``delay`` notice params."""
+
+    DISPATCH = "dispatch"
+    SURVEY = "survey"
+    INITIAL_REVIEW = "initial_review"
+    SECOND_REVIEW = "second_review"
+    JOINT_REVIEW = "joint_review"
+    DETERMINATION = "determination"
+    COMPLAINT = "complaint"
+    PAYMENT = "payment"
+    CALLBACK = "callback"
+
+
+class PaymentStatus(StrEnum):
+    """``payment.settled.status``."""
+
+    PAID = "paid"
+    FAILED = "failed"
+
+
+class FailureCode(StrEnum):
+    """Why a settlement failed (required iff ``status`` is ``failed``)."""
+
+    ACCOUNT_INVALID = "account_invalid"
+    NAME_MISMATCH = "name_mismatch"
+    BANK_REJECTED = "bank_rejected"
+    RETURNED = "returned"
+    OTHER = "other"
+
+
+class WithdrawalReason(StrEnum):
+    """``case.withdrawn.reason_code`` (撤案原因)."""
+
+    INSURED_REQUEST = "insured_request"
+    DUPLICATE_REPORT = "duplicate_report"
+    NO_LOSS = "no_loss"
+    INSURER_INSTRUCTION = "insurer_instruction"
+    OTHER = "other"
+
+
+class CallbackOutcome(StrEnum):
+    """Outcome of one callback attempt."""
+
+    REACHED = "reached"
+    UNREACHABLE = "unreachable"
+    REFUSED = "refused"
+
+
+class Peril(StrEnum):
+    """Peril of a declared catastrophe."""
+
+    TYPHOON = "typhoon"
+    FLOOD = "flood"
+    RAINSTORM = "rainstorm"
+    EARTHQUAKE = "earthquake"
+    HAIL = "hail"
+    SNOW = "snow"
+    FIRE = "fire"
+    OTHER = "other"
+
+
+class NoticeKind(StrEnum):
+    """Kind of a customer notice (``notice.requested.kind``)."""
+
+    DISPATCH_ASSIGNED = "dispatch_assigned"
+    DOCUMENTS_REQUIRED = "documents_required"
+    DELAY = "delay"
+    DECISION = "decision"
+    PAYMENT_PAID = "payment_paid"
+    COMPLAINT_RESULT = "complaint_result"
+    COMPLAINT_EXTENDED = "complaint_extended"
+
+
+class RecipientRole(StrEnum):
+    """Whom a notice or callback addresses (``to.role``)."""
+
+    REPORTER = "reporter"
+    COMPLAINANT = "complainant"
+
+
+class CallbackKind(StrEnum):
+    """What a callback asks about (调度回访, 结案回访, complaint result)."""
+
+    DISPATCH = "dispatch"
+    CLOSING = "closing"
+    COMPLAINT = "complaint"
+
+
+class CallbackReason(StrEnum):
+    """Why a callback is requested."""
+
+    SAMPLED = "sampled"
+    MANDATORY = "mandatory"
+
+
+class EscalationSubject(StrEnum):
+    """``escalation.raised.subject_type``."""
+
+    CASE = "case"
+    COMPLAINT = "complaint"
+    DISPATCH = "dispatch"
+    CALLBACK = "callback"
+    SETTLEMENT = "settlement"
+
+
+class EscalationCause(StrEnum):
+    """``escalation.raised.cause``: a :class:`Clock` name, or one of the three event causes."""
+
+    DISPATCH = "dispatch"
+    SURVEY = "survey"
+    INITIAL_REVIEW = "initial_review"
+    SECOND_REVIEW = "second_review"
+    JOINT_REVIEW = "joint_review"
+    DETERMINATION = "determination"
+    COMPLAINT = "complaint"
+    PAYMENT = "payment"
+    CALLBACK = "callback"
+    DISSATISFIED = "dissatisfied"
+    REPORT = "report"
+    PAYMENT_FAILED = "payment_failed"
+
+
+class EscalationLevel(StrEnum):
+    """Who an escalation goes to: the subject's owner or the insurer's supervisor."""
+
+    OWNER = "owner"
+    SUPERVISOR = "supervisor"

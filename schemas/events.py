@@ -27,9 +27,14 @@ from schemas.data import (
     Reporter,
     ReviewCompleted,
 )
+from schemas.data_v2 import CallbackCompleted, CaseWithdrawn, CatastropheDeclared, PaymentSettled
 
 __all__ = [
     "INPUT_EVENTS",
+    "CallbackCompletedEvent",
+    "CaseWithdrawnEvent",
+    "CatastropheDeclaredEvent",
+    "PaymentSettledEvent",
     "CaseReported",
     "CaseReportedEvent",
     "Complainant",
@@ -70,7 +75,10 @@ class Envelope(ContractModel):
 
     @property
     def subject_key(self) -> str:
-        """Kafka key of the event: ``data.case_id`` if present, else ``data.complaint_id``."""
+        """Kafka key of the event: ``data.case_id`` if present, else ``data.complaint_id``.
+
+        (``data.cat_code`` for ``catastrophe.declared``.)
+        """
         return self.data.subject_key
 
     @property
@@ -107,10 +115,42 @@ class ComplaintFiledEvent(Envelope):
     data: ComplaintFiled
 
 
-#: Envelope model per input topic base name (without deployment prefix).
+class PaymentSettledEvent(Envelope):
+    """Envelope on topic ``payment-settled`` (v2)."""
+
+    type: Literal["payment.settled"]
+    data: PaymentSettled
+
+
+class CaseWithdrawnEvent(Envelope):
+    """Envelope on topic ``case-withdrawn`` (v2)."""
+
+    type: Literal["case.withdrawn"]
+    data: CaseWithdrawn
+
+
+class CallbackCompletedEvent(Envelope):
+    """Envelope on topic ``callback-completed`` (v2)."""
+
+    type: Literal["callback.completed"]
+    data: CallbackCompleted
+
+
+class CatastropheDeclaredEvent(Envelope):
+    """Envelope on topic ``catastrophe-declared`` (v2); its key is ``cat_code``."""
+
+    type: Literal["catastrophe.declared"]
+    data: CatastropheDeclared
+
+
+#: Envelope model per input topic base name (without deployment prefix), in SPEC §1 order.
 INPUT_EVENTS: dict[str, type[Envelope]] = {
     "case-reported": CaseReportedEvent,
     "dispatch-requested": DispatchRequestedEvent,
     "review-completed": ReviewCompletedEvent,
     "complaint-filed": ComplaintFiledEvent,
+    "payment-settled": PaymentSettledEvent,
+    "case-withdrawn": CaseWithdrawnEvent,
+    "callback-completed": CallbackCompletedEvent,
+    "catastrophe-declared": CatastropheDeclaredEvent,
 }

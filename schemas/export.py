@@ -37,7 +37,7 @@ def _schema(model: type[BaseModel], mode: Literal["validation", "serialization"]
     body = model.model_json_schema(mode=mode)
     return {
         "$schema": _DIALECT,
-        "$id": f"urn:claimdesk:contract:v1:{event_type}",
+        "$id": f"urn:claimdesk:contract:v2:{event_type}",
         **body,
     }
 

@@ -15,7 +15,10 @@ __all__ = [
     "alert_id",
     "alert_opened_event_id",
     "alert_resolved_event_id",
+    "callback_id",
     "dispatch_assigned_event_id",
+    "escalation_id",
+    "notice_id",
     "pay_by",
     "payout_approved_event_id",
     "payout_id",
@@ -40,13 +43,53 @@ def payout_approved_event_id(payout: str) -> str:
     return _uuid5(f"claimdesk:payout.approved:{payout}")
 
 
-def dispatch_assigned_event_id(dispatch_id: str, status: str, adjuster_id: str | None) -> str:
+def dispatch_assigned_event_id(
+    dispatch_id: str, status: str, adjuster_id: str | None, reassigned: int = 0
+) -> str:
     """CloudEvents id of ``dispatch.assigned``.
 
     UUIDv5 of ``claimdesk:dispatch.assigned:<dispatch_id>:<status>:<adjuster_id or ''>``,
     so the ``queued`` event and the later ``assigned`` one have different ids.
+
+    v2: ``reassigned`` is the number of ``reassigned`` events of the dispatch so far,
+    this one included; from the first ``reassigned`` on the name ends in ``:<n>``, so a
+    repeat of an earlier (status, adjuster) after a re-routing is a new event.
     """
-    return _uuid5(f"claimdesk:dispatch.assigned:{dispatch_id}:{status}:{adjuster_id or ''}")
+    if reassigned < 0:
+        raise ValueError("reassigned must be >= 0")
+    suffix = f":{reassigned}" if reassigned else ""
+    return _uuid5(
+        f"claimdesk:dispatch.assigned:{dispatch_id}:{status}:{adjuster_id or ''}{suffix}"
+    )
+
+
+def notice_id(kind: str, subject: str, trigger: str) -> str:
+    """``notice_id`` (v2), also the CloudEvents id of its ``notice.requested``.
+
+    UUIDv5 of ``claimdesk:notice:<kind>:<subject>:<trigger>``: subject is the case_id,
+    else the complaint_id; trigger the ``dispatch_id`` (dispatch_assigned), the
+    ``review_id`` (documents_required, decision, complaint_result, complaint_extended),
+    the ``payout_id`` (payment_paid) or the literal ``determination`` (delay).
+    """
+    return _uuid5(f"claimdesk:notice:{kind}:{subject}:{trigger}")
+
+
+def callback_id(kind: str, subject_id: str) -> str:
+    """``callback_id`` (v2), also the CloudEvents id of its ``callback.requested``.
+
+    UUIDv5 of ``claimdesk:callback:<kind>:<subject id>``; subject id is the dispatch_id
+    (dispatch), case_id (closing) or complaint_id (complaint).
+    """
+    return _uuid5(f"claimdesk:callback:{kind}:{subject_id}")
+
+
+def escalation_id(subject_type: str, subject_id: str, cause: str, level: str) -> str:
+    """``escalation_id`` (v2), also the CloudEvents id of its ``escalation.raised``.
+
+    UUIDv5 of ``claimdesk:escalation:<subject_type>:<subject_id>:<cause>:<level>``: each
+    (subject, cause, level) escalates once, ever.
+    """
+    return _uuid5(f"claimdesk:escalation:{subject_type}:{subject_id}:{cause}:{level}")
 
 
 def scope_json(scope: dict[str, str]) -> str:

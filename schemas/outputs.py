@@ -23,6 +23,7 @@ from schemas.common import (
     DispatchStatus,
     Identifier,
     Money,
+    OutputModel,
     RefId,
     ScopeKey,
     Severity,
@@ -34,12 +35,16 @@ from schemas.ids import (
     alert_id,
     alert_opened_event_id,
     alert_resolved_event_id,
+    callback_id,
     dispatch_assigned_event_id,
+    escalation_id,
+    notice_id,
     pay_by,
     payout_approved_event_id,
     payout_id,
     scope_json,
 )
+from schemas.outputs_v2 import CallbackRequested, EscalationRaised, NoticeRequested
 
 __all__ = [
     "CLAIMDESK_SOURCE",
@@ -48,8 +53,11 @@ __all__ = [
     "AlertData",
     "AlertOpenedEvent",
     "AlertResolvedEvent",
+    "CallbackRequestedEvent",
     "DispatchAssigned",
     "DispatchAssignedEvent",
+    "EscalationRaisedEvent",
+    "NoticeRequestedEvent",
     "OutputEvent",
     "PayoutApproved",
     "PayoutApprovedEvent",
@@ -58,7 +66,10 @@ __all__ = [
     "alert_opened_event_id",
     "alert_resolved_event_id",
     "build_output",
+    "callback_id",
     "dispatch_assigned_event_id",
+    "escalation_id",
+    "notice_id",
     "pay_by",
     "payout_approved_event_id",
     "payout_id",
@@ -71,10 +82,7 @@ CLAIMDESK_SOURCE = "claimdesk"
 # ------------------------------------------------------------------------ data models
 
 
-class _OutputModel(ContractModel):
-    """Output models: fields with defaults are still always serialized, so required."""
 
-    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
 
 def _omitted_when_null(*fields: str) -> Callable[[dict[str, Any]], None]:
@@ -92,8 +100,9 @@ def _omitted_when_null(*fields: str) -> Callable[[dict[str, Any]], None]:
     return hook
 
 
-class DispatchAssigned(_OutputModel):
-    """``dispatch.assigned``: routing decision; ``adjuster_id`` is null iff ``queued``."""
+class DispatchAssigned(OutputModel):
+    """``dispatch.assigned``: routing decision; ``adjuster_id`` is set when ``assigned``, null
+    when ``queued`` (v2: either for ``cancelled`` and ``reassigned``)."""
 
     dispatch_id: RefId
     case_id: Identifier
@@ -105,12 +114,16 @@ class DispatchAssigned(_OutputModel):
 
     @model_validator(mode="after")
     def _adjuster_matches_status(self) -> DispatchAssigned:
-        if (self.status is DispatchStatus.ASSIGNED) != (self.adjuster_id is not None):
-            raise ValueError("adjuster_id must be set when assigned and null when queued")
+        # v2: cancelled and reassigned may carry an adjuster or not (reassigned and queued
+        # again has none; a cancelled dispatch names the one it had, if any).
+        if self.status is DispatchStatus.ASSIGNED and self.adjuster_id is None:
+            raise ValueError("adjuster_id must be set when assigned")
+        if self.status is DispatchStatus.QUEUED and self.adjuster_id is not None:
+            raise ValueError("adjuster_id must be null when queued")
         return self
 
 
-class PayoutApproved(_OutputModel):
+class PayoutApproved(OutputModel):
     """``payout.approved``: tells payment systems to pay (at most one per case)."""
 
     model_config = ConfigDict(json_schema_extra=_omitted_when_null("cat_code"))
@@ -127,7 +140,7 @@ class PayoutApproved(_OutputModel):
     cat_code: Annotated[Text | None, Field(exclude_if=lambda value: value is None)] = None
 
 
-class Staffing(_OutputModel):
+class Staffing(OutputModel):
     """Staffing advice of a surge alert (Erlang C)."""
 
     adjusters_needed: Annotated[int, Field(ge=0)]
@@ -136,7 +149,7 @@ class Staffing(_OutputModel):
     target: str
 
 
-class AlertData(_OutputModel):
+class AlertData(OutputModel):
     """``alert.opened`` / ``alert.resolved`` data. ``scope`` keys must be :class:`ScopeKey` values."""
 
     model_config = ConfigDict(json_schema_extra=_omitted_when_null("staffing"))
@@ -163,10 +176,18 @@ class AlertData(_OutputModel):
 
 # -------------------------------------------------------------------------- envelopes
 
-OutputType = Literal["dispatch.assigned", "payout.approved", "alert.opened", "alert.resolved"]
+OutputType = Literal[
+    "dispatch.assigned",
+    "payout.approved",
+    "alert.opened",
+    "alert.resolved",
+    "notice.requested",
+    "callback.requested",
+    "escalation.raised",
+]
 
 
-class OutputEvent(_OutputModel):
+class OutputEvent(OutputModel):
     """CloudEvents envelope of an output event (``source`` ``claimdesk``)."""
 
     specversion: Literal["1.0"] = "1.0"
@@ -213,12 +234,38 @@ class AlertResolvedEvent(OutputEvent):
         return self
 
 
+class NoticeRequestedEvent(OutputEvent):
+    """Envelope on topic ``customer-notices`` (v2; subject case_id, else complaint_id).
+
+    Its ``id`` is the ``notice_id``."""
+
+    type: Literal["notice.requested"]
+    data: NoticeRequested
+
+
+class CallbackRequestedEvent(OutputEvent):
+    """Envelope on topic ``callback-requested`` (v2); its ``id`` is the ``callback_id``."""
+
+    type: Literal["callback.requested"]
+    data: CallbackRequested
+
+
+class EscalationRaisedEvent(OutputEvent):
+    """Envelope on topic ``escalations`` (v2); its ``id`` is the ``escalation_id``."""
+
+    type: Literal["escalation.raised"]
+    data: EscalationRaised
+
+
 #: Output envelope model per CloudEvents ``type``.
 OUTPUT_EVENTS: dict[str, type[OutputEvent]] = {
     "dispatch.assigned": DispatchAssignedEvent,
     "payout.approved": PayoutApprovedEvent,
     "alert.opened": AlertOpenedEvent,
     "alert.resolved": AlertResolvedEvent,
+    "notice.requested": NoticeRequestedEvent,
+    "callback.requested": CallbackRequestedEvent,
+    "escalation.raised": EscalationRaisedEvent,
 }
 
 

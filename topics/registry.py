@@ -1,4 +1,10 @@
-"""Topic names, keys and settings; the prefix is the only thing a deployment changes."""
+"""Topic names, keys and settings (SPEC §1); the prefix is the only thing a deployment changes.
+
+``INPUT_TOPICS`` is the contract: every input topic, created by ``claimdesk topics
+create`` with its ``.DLT``. A worker consumes only the input topics that have a
+registered handler (``workers.bootstrap.handlers``), so a topic can exist before the
+feature that handles it.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +17,25 @@ COMPLAINT_FILED = "complaint-filed"
 DISPATCH_ASSIGNED = "dispatch-assigned"
 PAYOUT_APPROVED = "payout-approved"
 ALERTS = "alerts"
+# v2
+PAYMENT_SETTLED = "payment-settled"
+CASE_WITHDRAWN = "case-withdrawn"
+CALLBACK_COMPLETED = "callback-completed"
+CATASTROPHE_DECLARED = "catastrophe-declared"
 CUSTOMER_NOTICES = "customer-notices"
+CALLBACK_REQUESTED = "callback-requested"
+ESCALATIONS = "escalations"
 
-INPUT_TOPICS: tuple[str, ...] = (CASE_REPORTED, DISPATCH_REQUESTED, REVIEW_COMPLETED, COMPLAINT_FILED)
-OUTPUT_TOPICS: tuple[str, ...] = (DISPATCH_ASSIGNED, PAYOUT_APPROVED, ALERTS, CUSTOMER_NOTICES)
+#: The v1 input topics (their order is relied on by tests that pick topics by index).
+V1_INPUT_TOPICS: tuple[str, ...] = (
+    CASE_REPORTED, DISPATCH_REQUESTED, REVIEW_COMPLETED, COMPLAINT_FILED
+)
+INPUT_TOPICS: tuple[str, ...] = V1_INPUT_TOPICS + (
+    PAYMENT_SETTLED, CASE_WITHDRAWN, CALLBACK_COMPLETED, CATASTROPHE_DECLARED
+)
+OUTPUT_TOPICS: tuple[str, ...] = (
+    DISPATCH_ASSIGNED, PAYOUT_APPROVED, CUSTOMER_NOTICES, CALLBACK_REQUESTED, ESCALATIONS, ALERTS
+)
 
 _WEEK_MS = 7 * 24 * 3600 * 1000
 _MONTH_MS = 30 * 24 * 3600 * 1000
@@ -49,8 +70,37 @@ _KEYS = {
     DISPATCH_ASSIGNED: "case_id",
     PAYOUT_APPROVED: "case_id",
     ALERTS: "alert_id",
+    PAYMENT_SETTLED: "case_id",
+    CASE_WITHDRAWN: "case_id",
+    CALLBACK_COMPLETED: "case_id, else complaint_id",
+    CATASTROPHE_DECLARED: "cat_code",
     CUSTOMER_NOTICES: "case_id, else complaint_id",
+    CALLBACK_REQUESTED: "case_id, else complaint_id",
+    ESCALATIONS: "case_id, else complaint_id",
 }
+
+#: CloudEvents ``type`` carried by each topic (SPEC §1); DLTs carry the original bytes.
+EVENT_TYPES: dict[str, tuple[str, ...]] = {
+    CASE_REPORTED: ("case.reported",),
+    DISPATCH_REQUESTED: ("dispatch.requested",),
+    REVIEW_COMPLETED: ("review.completed",),
+    COMPLAINT_FILED: ("complaint.filed",),
+    PAYMENT_SETTLED: ("payment.settled",),
+    CASE_WITHDRAWN: ("case.withdrawn",),
+    CALLBACK_COMPLETED: ("callback.completed",),
+    CATASTROPHE_DECLARED: ("catastrophe.declared",),
+    DISPATCH_ASSIGNED: ("dispatch.assigned",),
+    PAYOUT_APPROVED: ("payout.approved",),
+    CUSTOMER_NOTICES: ("notice.requested",),
+    CALLBACK_REQUESTED: ("callback.requested",),
+    ESCALATIONS: ("escalation.raised",),
+    ALERTS: ("alert.opened", "alert.resolved"),
+}
+
+
+def key_of(base: str) -> str:
+    """The Kafka key of a topic as SPEC §1 states it (``"case_id, else complaint_id"``)."""
+    return _KEYS[base]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The faust application: one thin agent per input topic plus the background loops.
+"""The faust application: one thin agent per handled input topic plus the background loops.
 
 Agents only turn faust events into :class:`workers.records.Record` batches and hand
 them to a :class:`workers.pipeline.BatchProcessor`; correctness never depends on faust
@@ -79,8 +79,11 @@ def create_app(runtime: Runtime, handlers: dict[str, Handler], web_port: int) ->
     )
     if isinstance(app.transport, faust_aiokafka.Transport):
         app.transport.Consumer = _Consumer  # type: ignore[misc]  # FETCH_MAX_WAIT_MS
+    # Only topics with a handler are consumed: the contract's topics (all created by
+    # `topics create`) can exist before the feature that handles them lands.
     for base in INPUT_TOPICS:
-        _add_agent(app, runtime, base, handlers[base])
+        if base in handlers:
+            _add_agent(app, runtime, base, handlers[base])
     return app
 
 

@@ -91,6 +91,22 @@ def cmd_schemas_export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schemas_asyncapi(settings: Settings, args: argparse.Namespace) -> int:
+    """Write (or with --check, verify) the AsyncAPI 3.0 document of every topic."""
+    from workers.asyncapi import DEFAULT_PATH, render, write
+
+    path = Path(args.out) if args.out else DEFAULT_PATH
+    if args.check:
+        current = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if current != render():
+            print(f"{path} is stale: run `claimdesk schemas asyncapi`", file=sys.stderr)
+            return 1
+        print(f"{path} is up to date")
+        return 0
+    print(write(path))
+    return 0
+
+
 def cmd_roster_load(settings: Settings, args: argparse.Namespace) -> int:
     """Replace the roster atomically; a bad row rejects the file with its line number."""
     import asyncio
@@ -176,6 +192,10 @@ def _parser() -> argparse.ArgumentParser:
     ssub = schemas.add_subparsers(dest="schemas_command", required=True)
     ex = add("export", cmd_schemas_export, "write JSON Schema files", ssub)
     ex.add_argument("dir")
+    aa = add("asyncapi", cmd_schemas_asyncapi, "write the AsyncAPI 3.0 document of every topic",
+             ssub)
+    aa.add_argument("--out", default=None, help="file to write (default docs/asyncapi.json)")
+    aa.add_argument("--check", action="store_true", help="only verify the file is up to date")
     roster = sub.add_parser("roster", help="adjuster roster")
     rsub = roster.add_subparsers(dest="roster_command", required=True)
     rl = add("load", cmd_roster_load, "replace the roster from a CSV or JSON file", rsub)

@@ -36,9 +36,16 @@ class Incoming:
         return str(self.event.id)
 
 
+#: The ``claimdesk.error.code`` values of SPEC §6, in the order the checks run.
+DLT_ERROR_CODES: tuple[str, ...] = ("invalid_json", "invalid_utf8", "too_large", "schema", "unprocessable")
+
+
 @dataclass(frozen=True)
 class DeadLetter:
-    """A record that goes to its topic's DLT, with the reason (never a value)."""
+    """A record that goes to its topic's DLT, with the reason (never a value).
+
+    ``code`` is one of :data:`DLT_ERROR_CODES` (SPEC §6).
+    """
 
     record: Record
     code: str

@@ -56,9 +56,9 @@ async def drain(box: Sandbox, expected: int, max_records: int, tasks: bool,
     await runtime.start()
     assert runtime.pool is not None and runtime.publisher is not None
     hs = handlers()
-    base_of = {box.names.name(b): b for b in INPUT_TOPICS}
+    base_of = {box.names.name(b): b for b in INPUT_TOPICS if b in hs}
     procs = {b: BatchProcessor(b, hs[b], runtime.pool, runtime.publisher, runtime.names,
-                               runtime.metrics, runtime.context) for b in INPUT_TOPICS}
+                               runtime.metrics, runtime.context) for b in INPUT_TOPICS if b in hs}
     background = []
     if tasks:
         background = [

@@ -58,11 +58,17 @@ def dispatch(dispatch_id: str, case_id: str, *, at: float = 5, city: str = "深�
     return _envelope("dispatch.requested.json", case_id, data)
 
 
+_STAGE_REVIEWER = {"second": "SPEC-018", "joint": "SUP-001"}
+
+
 def review(review_id: str, case_id: str | None, stage: str, decision: str, *, at: float,
            amount: str | None = None, dispatch_id: str | None = None,
-           complaint_id: str | None = None, disputed: bool = False) -> dict[str, Any]:
-    """A review.completed event."""
-    data: dict[str, Any] = {"review_id": review_id, "stage": stage, "reviewer_id": "SPEC-017",
+           complaint_id: str | None = None, disputed: bool = False,
+           reviewer: str | None = None) -> dict[str, Any]:
+    """A review.completed event; by default each chain stage has its own reviewer (the
+    four-eyes rule, SPEC §4.3, refuses a second or joint review by an earlier decider)."""
+    reviewer = reviewer or _STAGE_REVIEWER.get(stage, "SPEC-017")
+    data: dict[str, Any] = {"review_id": review_id, "stage": stage, "reviewer_id": reviewer,
                             "decision": decision, "completed_at": ts(at), "disputed": disputed}
     if case_id:
         data["case_id"] = case_id
@@ -72,7 +78,7 @@ def review(review_id: str, case_id: str | None, stage: str, decision: str, *, at
         data["dispatch_id"] = dispatch_id
     if complaint_id:
         data["complaint_id"] = complaint_id
-    if decision in ("rejected", "dismissed", "unable"):
+    if decision in ("rejected", "dismissed", "unable", "extended"):
         data["reason"] = "材料不全 13800000000"
     if decision == "documents_requested":
         data["missing_documents"] = ["驾驶证", "维修发票"]

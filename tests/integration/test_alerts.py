@@ -95,6 +95,9 @@ def test_an_open_surge_puts_the_initial_review_in_catastrophe_mode(dsn: str) -> 
         ctx = context(clock)
         pool = await _pool(dsn)
         try:
+            # v2 warm-up: a report an hour earlier makes the 08:00 window warm (SPEC §4.5)
+            await apply(pool, "case-reported", [
+                b.case("C-EARLIER", city="温州市", province="浙江省", at=-60)], ctx)
             await apply(pool, "case-reported", [
                 b.case(f"C-S{n}", city="温州市", province="浙江省", at=n % 5) for n in range(25)],
                 ctx)

@@ -22,13 +22,13 @@ from psycopg_pool import AsyncConnectionPool
 from infra.kafka import AsyncPublisher
 from infra.outbox import relay_once
 from infra.pii_fill import PoolVaultReader
+from schemas import notice_id
 from tests.conftest import contract_dir
 from tests.integration import builders as b
 from tests.integration.inproc import FakeClock, apply, context
 from tests.integration.kafka_helpers import read_all
 from topics import CUSTOMER_NOTICES, TopicNames
 from workers.roster import parse_roster, replace_roster
-from workers.rules.notices import notice_id
 
 pytestmark = pytest.mark.integration
 

@@ -26,7 +26,8 @@ import pytest
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from workers.ops_page import render_ops_page
+from workers.ops_page import fetch_page, page_time, render_html, render_ops_page
+from workers.ops_panels import PageTime, Panel, Reader, Row, discover_panels
 
 pytestmark = pytest.mark.integration
 
@@ -252,3 +253,42 @@ def test_ops_page_in_chromium(dsn: str, serve: tuple[Path, str], tmp_path: Path)
     assert ["PICC", "auto", "浙江省", "3", "3", "0", "0", "0", "1", "1"] in today
     assert not any("江苏省" in row for row in today)  # C4 was reported yesterday
     assert "2025-07-14 10:30:00" in dom  # time of rendering, Asia/Shanghai
+
+
+async def _render_with(dsn: str, extra: list[Panel[Any]]) -> str:
+    pool = AsyncConnectionPool(dsn, min_size=1, max_size=1, open=False,
+                               kwargs={"autocommit": False})
+    await pool.open(wait=True)
+    try:
+        t = page_time(NOW)
+        panels = sorted([*discover_panels(), *extra], key=lambda p: (p.order, p.name))
+        return render_html(t, await fetch_page(pool, t, panels))
+    finally:
+        await pool.close()
+
+
+def test_failing_panel_leaves_the_others(dsn: str) -> None:
+    """A panel whose query fails (here: a table no migration created) shows as unavailable;
+    the panels after it still read in the same transaction (its savepoint rolled back)."""
+
+    async def fetch_missing(db: Reader, t: PageTime) -> list[Row]:
+        return await db.rows("SELECT count(*) FROM no_such_table")
+
+    def render_missing(rows: list[Row], t: PageTime) -> str:
+        raise AssertionError("never rendered: its fetch failed")
+
+    _seed(dsn)
+    broken: Panel[list[Row]] = Panel("broken", 11, fetch_missing, render_missing)
+    page = Sections()
+    page.feed(asyncio.run(_render_with(dsn, [broken])))
+    assert "query failed (UndefinedTable)" in page.find("broken: unavailable")["text"]
+    assert ["浙江省", "温州市", "3", "12 min"] in page.find("Backlog")["rows"]  # order 20 > 11
+    assert "Open alerts (2)" in page.find("Open alerts")["text"]
+
+
+def test_panels_are_discovered_in_order() -> None:
+    names = [p.name for p in discover_panels()]
+    assert names[:3] == ["surges", "backlog", "sla_clocks"]
+    assert {"alerts", "daily_stats"} <= set(names)
+    orders = [p.order for p in discover_panels()]
+    assert orders == sorted(orders)

@@ -26,12 +26,12 @@ from tests.integration.chaos_helpers import (
     wait_settled,
 )
 from tests.integration.conftest import WorkerProcess, wait_until
-from topics import INPUT_TOPICS
+from topics import V1_INPUT_TOPICS
 
 _LAG = re.compile(r'^claimdesk_consumer_lag_messages\{([^}]*)\}', re.M)
 # complaints come late in a case's life: the first half of the input may leave some
 # complaint-filed partitions empty, so coverage is required of the three busy topics
-BUSY = {(t, p) for t in INPUT_TOPICS if t != "complaint-filed" for p in range(4)}
+BUSY = {(t, p) for t in V1_INPUT_TOPICS if t != "complaint-filed" for p in range(4)}
 
 
 def owned(worker: WorkerProcess) -> set[tuple[str, int]]:

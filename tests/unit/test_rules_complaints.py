@@ -114,3 +114,32 @@ def test_group_complaints(
 def test_group_hit_scope_dict() -> None:
     hit = group_complaints([fact(i, adjuster=None) for i in range(5)], T0, P)[0]
     assert hit.scope_dict() == {"city": "深圳市", "insurer": "PICC"}
+
+
+# --- v2: extensions (SPEC §4.7) ---------------------------------------------------------
+
+from workers.rules.complaints import (  # noqa: E402
+    EXTENSION_LIMIT,
+    LATE_EXTENSION,
+    decide_extension,
+)
+
+D = timedelta(days=1)
+
+
+def test_first_extension_sets_thirty_days_from_filing_second_sixty() -> None:
+    first = decide_extension(T0, T0 + 15 * D, 0, T0 + 10 * D)
+    assert first.accepted and first.window == 30 * D and first.due_at == T0 + 30 * D
+    second = decide_extension(T0, T0 + 30 * D, 1, T0 + 29 * D)
+    assert second.accepted and second.due_at == T0 + 60 * D
+
+
+def test_extension_at_or_after_due_is_late() -> None:
+    assert decide_extension(T0, T0 + 15 * D, 0, T0 + 15 * D).refusal == LATE_EXTENSION
+    just_before = T0 + 15 * D - timedelta(microseconds=1)
+    assert decide_extension(T0, T0 + 15 * D, 0, just_before).accepted
+
+
+def test_third_extension_is_refused_even_when_late() -> None:
+    assert decide_extension(T0, T0 + 60 * D, 2, T0 + 20 * D).refusal == EXTENSION_LIMIT
+    assert decide_extension(T0, T0 + 60 * D, 2, T0 + 70 * D).refusal == EXTENSION_LIMIT

@@ -171,3 +171,100 @@ def test_money_values(raw: str, expected: str) -> None:
 def test_fraction_values_accept_strings_and_floats(raw: str, expected: str) -> None:
     book = parse_policy_toml(f"[defaults.sla]\nwarn_fraction = {raw}\n")
     assert book.default.sla.warn_fraction == Decimal(expected)
+
+
+# ------------------------------------------------------------------ v2 keys (SPEC §9)
+
+
+def test_v2_defaults_match_spec() -> None:
+    p = Policy()
+    assert p.sla.payment == timedelta(days=10) and p.sla.callback == timedelta(hours=48)
+    assert p.surge.cold_floor == 100
+    assert (p.callbacks.dispatch_percent, p.callbacks.closing_percent) == (20, 30)
+    assert p.payment_tracking is True
+    book = PolicyBook()
+    assert book.supervisor("PICC") == "supervisor:PICC"
+    assert book.payment_tracking("PICC") is True
+    assert book.payment_window("PICC", "auto") == timedelta(days=10)
+    assert book.callback_window("PICC") == timedelta(hours=48)
+    assert (book.sample_percent("dispatch"), book.sample_percent("closing")) == (20, 30)
+    with pytest.raises(ValueError):
+        book.sample_percent("complaint")  # complaint callbacks are mandatory, never sampled
+
+
+def test_v2_example_overrides() -> None:
+    book = parse_policy_toml(EXAMPLE.read_text(encoding="utf-8"))
+    assert book.payment_tracking("CPIC") is False and book.payment_tracking("PICC") is True
+    assert book.supervisor("CPIC") == "SUP-CPIC-01"
+    assert book.supervisor("PINGAN") == "supervisor:PINGAN"
+
+
+V2_OVERRIDES = """
+[defaults]
+payment_tracking = true
+[defaults.sla]
+payment = "7d"
+callback = "24h"
+[defaults.surge]
+cold_floor = 60
+[defaults.callbacks]
+dispatch_percent = 0
+closing_percent = 100
+[defaults.escalation]
+supervisor = "SUP-{insurer}"
+[insurer.PICC]
+payment_tracking = false
+[insurer.PICC.sla]
+payment = "5d"
+callback = "12h"
+[insurer.PICC.escalation]
+supervisor = "SUP-PICC-9"
+[insurer.PICC.line.auto.sla]
+payment = "3d"
+"""
+
+
+def test_v2_keys_override_per_insurer() -> None:
+    book = parse_policy_toml(V2_OVERRIDES)
+    assert book.default.surge.cold_floor == 60
+    assert (book.sample_percent("dispatch"), book.sample_percent("closing")) == (0, 100)
+    assert book.supervisor("PINGAN") == "SUP-PINGAN"
+    assert book.supervisor("PICC") == "SUP-PICC-9"
+    assert book.payment_tracking("PICC") is False and book.payment_tracking("CPIC") is True
+    assert book.payment_window("CPIC", "auto") == timedelta(days=7)
+    assert book.payment_window("PICC", "property") == timedelta(days=5)
+    assert book.payment_window("PICC", "auto") == timedelta(days=3)
+    assert book.callback_window("PICC") == timedelta(hours=12)
+    assert book.callback_window("CPIC") == timedelta(hours=24)
+    # the line inherits the insurer's non-line settings
+    assert book.for_case("PICC", "auto").payment_tracking is False
+    assert book.for_case("PICC", "auto").supervisor_for("PICC") == "SUP-PICC-9"
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("[defaults]\npayment_tracking = 1", "defaults.payment_tracking"),
+        ('[defaults]\npayment_tracking = "no"', "defaults.payment_tracking"),
+        ("[defaults.callbacks]\ndispatch_percent = 101", "defaults.callbacks.dispatch_percent"),
+        ("[defaults.callbacks]\nclosing_percent = -1", "defaults.callbacks.closing_percent"),
+        ('[defaults.callbacks]\nclosing_percent = "30"', "defaults.callbacks.closing_percent"),
+        ("[defaults.callbacks]\ncomplaint_percent = 50", "defaults.callbacks.complaint_percent"),
+        ("[defaults.surge]\ncold_floor = 0", "defaults.surge.cold_floor"),
+        ('[defaults.sla]\npayment = "ten days"', "defaults.sla.payment"),
+        ('[defaults.sla]\ncallback = 48', "defaults.sla.callback"),
+        ('[defaults.escalation]\nsupervisor = ""', "defaults.escalation.supervisor"),
+        ('[defaults.escalation]\nsupervisor = "a b"', "defaults.escalation.supervisor"),
+        ('[defaults.escalation]\nowner = "x"', "defaults.escalation.owner"),
+        ("[insurer.PICC.callbacks]\ndispatch_percent = 5", "insurer.PICC.callbacks"),
+        ("[insurer.PICC.surge]\ncold_floor = 5", "insurer.PICC.surge"),
+        ("[insurer.PICC.line.auto]\npayment_tracking = false",
+         "insurer.PICC.line.auto.payment_tracking"),
+        ('[insurer.PICC.line.auto.escalation]\nsupervisor = "S"',
+         "insurer.PICC.line.auto.escalation"),
+    ],
+)
+def test_v2_bad_keys_are_named(text: str, names: str) -> None:
+    with pytest.raises(PolicyError) as info:
+        parse_policy_toml(text)
+    assert str(info.value).startswith(f"{names}:"), str(info.value)

@@ -177,3 +177,29 @@ def test_documents_pending_round_trip_matches_spec_example() -> None:
     c = resume(pause(c, T0 + 10 * H), T0 + 34 * H)
     assert c.due_at == T0 + 96 * H
     assert final_marks_on_stop(c, T0 + 90 * H) == Marks(T0 + (57.6 + 24) * H)
+
+
+# --- v2: a new window on extension (complaints, SPEC §4.7) ---------------------------------
+
+from dataclasses import replace  # noqa: E402
+
+from workers.rules.sla import extend  # noqa: E402
+
+
+def test_extend_keeps_reached_marks_and_recomputes_unreached() -> None:
+    t0 = T0
+    day = timedelta(days=1)
+    times = start_clock(t0, 15 * day, Decimal("0.8"))
+    # warn (day 12) reached before the extension on day 13: it stays at its instant
+    late = extend(times, t0 + 13 * day, 30 * day)
+    assert late.warned_at == t0 + 12 * day and late.due_at == t0 + 30 * day
+    assert late.warn_at == t0 + 24 * day and late.breached_at is None
+    # extension before the warning: nothing reached, both marks on the new window
+    early = extend(times, t0 + 5 * day, 30 * day)
+    assert early.warned_at is None and marks_due(early, t0 + 24 * day + timedelta(seconds=1)) \
+        == Marks(t0 + 24 * day, None)
+    # a mark the sweeper set ahead of the data is taken back
+    ahead = extend(replace(times, warned_at=t0 + 12 * day), t0 + 11 * day, 30 * day)
+    assert ahead.warned_at is None
+    # exactly at the warn instant: not reached (strictly before only)
+    assert extend(times, t0 + 12 * day, 30 * day).warned_at is None

@@ -75,7 +75,12 @@ def test_input_samples_cover_every_topic() -> None:
         "dispatch-requested",
         "review-completed",
         "complaint-filed",
+        "payment-settled",
+        "case-withdrawn",
+        "callback-completed",
+        "catastrophe-declared",
     }
+    assert set(OUTPUT_EVENTS) - {"alert.resolved"} <= types  # resolved: same data as opened
 
 
 def test_case_reported_sample_fields() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +52,11 @@ INITIAL = "review.completed.initial.json"
 SURVEY = "review.completed.survey.json"
 COMPLAINT_REVIEW = "review.completed.complaint.json"
 COMPLAINT = "complaint.filed.json"
+PAID = "payment.settled.json"
+FAILED = "payment.settled.failed.json"
+WITHDRAWN = "case.withdrawn.json"
+CALLBACK = "callback.completed.json"
+CATASTROPHE = "catastrophe.declared.json"
 
 # (id, sample, mutation, expected error location)
 INVALID: list[tuple[str, str, Mutation, str]] = [
@@ -268,6 +274,63 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
     ),
     ("complaint-bad-channel", COMPLAINT, _set("data", "channel", value="pigeon"), "data.channel"),
     ("naive-filed-at", COMPLAINT, _set("data", "filed_at", value="2026-11-22"), "data.filed_at"),
+    ("received-by-blank", COMPLAINT, _set("data", "received_by", value="a b"), "data.received_by"),
+    ("case-received-by-number", CASE, _set("data", "received_by", value=12), "data.received_by"),
+    # v2 review: extended only at complaint stage, with a reason
+    ("extended-no-reason", COMPLAINT_REVIEW, _update("data", decision="extended", reason=" "),
+     "data.reason"),
+    ("extended-at-initial", INITIAL, _set("data", "decision", value="extended"), "data.decision"),
+    # v2 payment.settled
+    ("paid-bad-status", PAID, _set("data", "status", value="pending"), "data.status"),
+    ("failed-no-code", FAILED, _del("data", "failure_code"), "data.failure_code"),
+    ("failed-null-code", FAILED, _set("data", "failure_code", value=None), "data.failure_code"),
+    ("paid-with-code", PAID, _set("data", "failure_code", value="returned"), "data.failure_code"),
+    ("failed-bad-code", FAILED, _set("data", "failure_code", value="nsf"), "data.failure_code"),
+    ("payout-id-not-uuid", PAID, _set("data", "payout_id", value="P-1"), "data.payout_id"),
+    ("settled-amount-float", PAID, _set("data", "amount", value="2980.001"), "data.amount"),
+    ("settled-amount-negative", PAID, _set("data", "amount", value=-1), "data.amount"),
+    ("naive-settled-at", PAID, _set("data", "settled_at", value="2026-11-24T10:15:00"),
+     "data.settled_at"),
+    ("settled-no-case", PAID, _del("data", "case_id"), "data.case_id"),
+    ("settled-no-settlement-id", PAID, _del("data", "settlement_id"), "data.settlement_id"),
+    # v2 case.withdrawn
+    ("withdrawn-bad-reason", WITHDRAWN, _set("data", "reason_code", value="bored"),
+     "data.reason_code"),
+    ("withdrawn-no-time", WITHDRAWN, _del("data", "withdrawn_at"), "data.withdrawn_at"),
+    ("withdrawn-bad-case-id", WITHDRAWN, _set("data", "case_id", value="C 1"), "data.case_id"),
+    # v2 callback.completed
+    ("attempt-zero", CALLBACK, _set("data", "attempt", value=0), "data.attempt"),
+    ("attempt-four", CALLBACK, _set("data", "attempt", value=4), "data.attempt"),
+    ("attempt-string", CALLBACK, _set("data", "attempt", value="1"), "data.attempt"),
+    ("reached-no-satisfaction", CALLBACK, _del("data", "satisfaction"), "data.satisfaction"),
+    ("unreachable-with-satisfaction", CALLBACK, _set("data", "outcome", value="unreachable"),
+     "data.satisfaction"),
+    ("satisfaction-six", CALLBACK, _set("data", "satisfaction", value=6), "data.satisfaction"),
+    ("satisfaction-zero", CALLBACK, _set("data", "satisfaction", value=0), "data.satisfaction"),
+    ("callback-bad-outcome", CALLBACK, _set("data", "outcome", value="voicemail"), "data.outcome"),
+    ("callback-id-not-uuid", CALLBACK, _set("data", "callback_id", value="CB-1"),
+     "data.callback_id"),
+    ("callback-no-subject", CALLBACK, _del("data", "case_id"), "data.case_id"),
+    ("praise-string", CALLBACK, _set("data", "praise", value="yes"), "data.praise"),
+    ("callback-no-agent", CALLBACK, _del("data", "agent_id"), "data.agent_id"),
+    ("naive-completed-at-callback", CALLBACK,
+     _set("data", "completed_at", value="2026-11-22T16:39:10"), "data.completed_at"),
+    # v2 catastrophe.declared
+    ("cat-code-long", CATASTROPHE, _set("data", "cat_code", value="T" * 33), "data.cat_code"),
+    ("cat-code-space", CATASTROPHE, _set("data", "cat_code", value="TY 2026"), "data.cat_code"),
+    ("cat-code-empty", CATASTROPHE, _set("data", "cat_code", value=""), "data.cat_code"),
+    ("areas-empty", CATASTROPHE, _set("data", "areas", value=[]), "data.areas"),
+    ("areas-not-objects", CATASTROPHE, _set("data", "areas", value=["浙江省"]), "data.areas.0"),
+    ("area-no-province", CATASTROPHE, _set("data", "areas", 0, value={"city": "泉州市"}),
+     "data.areas.0.province"),
+    ("area-city-number", CATASTROPHE, _set("data", "areas", 1, "city", value=7),
+     "data.areas.1.city"),
+    ("bad-peril", CATASTROPHE, _set("data", "peril", value="meteor"), "data.peril"),
+    ("naive-occurred-from", CATASTROPHE,
+     _set("data", "occurred_from", value="2026-07-27T20:00:00"), "data.occurred_from"),
+    ("naive-occurred-to", CATASTROPHE,
+     _set("data", "occurred_to", value="2026-07-29"), "data.occurred_to"),
+    ("no-declared-at", CATASTROPHE, _del("data", "declared_at"), "data.declared_at"),
 ]
 
 
@@ -288,13 +351,16 @@ def test_invalid_variant_names_the_field(name: str, mutate: Mutation, location: 
     locations = {".".join(str(part) for part in error["loc"]) for error in info.value.errors()}
     assert location in locations
     message = describe_errors(info.value)
-    assert f"{location}: " in message
+    shown = re.sub(r"\.(\d+)", r"[\1]", location)  # list indexes read data.areas[0].city
+    assert f"{shown}: " in message
     # messages name fields, never the values that were sent (they may be PII)
     assert "13812345678" not in message and "张伟" not in message
 
 
 def test_invalid_table_is_large_enough() -> None:
     assert len(INVALID) >= 35
+    names = {name for _, name, _, _ in INVALID}
+    assert {PAID, FAILED, WITHDRAWN, CALLBACK, CATASTROPHE} <= names  # v2 inputs covered
 
 
 def test_conditional_messages() -> None:

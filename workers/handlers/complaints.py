@@ -1,5 +1,6 @@
 """``complaint-filed`` and complaint-stage reviews (SPEC §4.7): registry, owner, merge,
-15-day clock, closing review. Complaints never wait for a case."""
+15-day clock, extensions (v2), closing review (which also closes the complaints merged
+into the closed one). Complaints never wait for a case."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ from workers.handlers.effects import ClockOp, Effects, data_hash, flush
 from workers.handlers.parking import take_parked
 from workers.handlers.review_apply import ReviewFacts
 from workers.records import Incoming
-from workers.rules.complaints import ComplaintRef, complaint_due_at, complaint_owner, should_merge
+from workers.rules.complaints import (
+    ComplaintRef,
+    complaint_due_at,
+    complaint_owner,
+    decide_extension,
+    should_merge,
+)
 from workers.rules.sla import Clock
 
 
@@ -30,39 +37,96 @@ class ComplaintRow:
     merged_into: str | None
     filed_at: datetime
     closed_at: datetime | None = None
+    due_at: datetime | None = None
+    extensions: int = 0
+    extended_at: datetime | None = None
     closed_by: str | None = None
     dirty: bool = False
 
 
+_COMPLAINT_COLS = ("complaint_id, case_id, category, status, merged_into, filed_at, closed_at,"
+                   " due_at, extensions, extended_at")
+
+
 async def load_complaints(conn: Any, ids: set[str]) -> dict[str, ComplaintRow]:
-    """Known complaints among ``ids``."""
+    """Known complaints among ``ids``, the complaints they were merged into, and every
+    complaint merged into those (a closing review closes them too)."""
     if not ids:
         return {}
     cur = await conn.execute(
-        "SELECT complaint_id, case_id, category, status, merged_into, filed_at, closed_at"
-        " FROM complaints WHERE complaint_id = ANY(%b)", (list(ids),))
+        "WITH roots AS (SELECT coalesce(merged_into, complaint_id) AS root FROM complaints"
+        "   WHERE complaint_id = ANY(%b))"
+        f" SELECT {_COMPLAINT_COLS} FROM complaints WHERE complaint_id = ANY(%b)"
+        "   OR complaint_id IN (SELECT root FROM roots)"
+        "   OR merged_into IN (SELECT root FROM roots)",
+        (list(ids), list(ids)))
     return {r[0]: ComplaintRow(*r) for r in await cur.fetchall()}
+
+
+async def complaint_case_locks(conn: Any, ids: set[str]) -> list[str]:
+    """``case:<id>`` lock keys of the cases of these complaints (immutable once filed).
+
+    A closing review changes every complaint merged into the closed one; taking the case
+    lock serialises it with ``complaint.filed``, which merges under the same lock, so a
+    complaint is never merged into one that is being closed.
+    """
+    if not ids:
+        return []
+    cur = await conn.execute(
+        "SELECT DISTINCT case_id FROM complaints WHERE complaint_id = ANY(%b)"
+        " AND case_id IS NOT NULL", (list(ids),))
+    return [f"case:{r[0]}" for r in await cur.fetchall()]
 
 
 def apply_complaint_review(facts: ReviewFacts, complaints: dict[str, ComplaintRow],
                            fx: Effects) -> str:
-    """Close the complaint (or the one it was merged into) with an upheld/dismissed review."""
+    """Close (upheld/dismissed) or extend the complaint, or the one it was merged into."""
     row = complaints[str(facts.complaint_id)]
     target = complaints.get(row.merged_into or "", row) if row.status == "merged" else row
     if target.status != "open":
-        detail = f"complaint review after complaint {target.status}"
-        fx.dq("complaint_closed", "complaint", row.complaint_id, detail, "review.completed",
-              facts.source, facts.event_id, facts.completed_at)
-        fx.timeline.append(facts.timeline("refused", detail))
-        return "refused"
-    target.status = facts.decision
-    target.closed_at = facts.completed_at
-    target.closed_by = facts.review_id
-    target.dirty = True
+        return _refuse(fx, facts, row, "complaint_closed",
+                       f"complaint review after complaint {target.status}")
+    if facts.decision == "extended":
+        return _extend(facts, row, target, fx)
+    for c in [target, *_merged_into(complaints, target)]:
+        c.status = facts.decision
+        c.closed_at = facts.completed_at
+        c.closed_by = facts.review_id
+        c.dirty = True
     fx.clock_ops.append(ClockOp("stop", "complaint", target.complaint_id, Clock.COMPLAINT.value,
                                 facts.completed_at))
     fx.timeline.append(facts.timeline("applied", f"complaint {facts.decision}"))
     return "applied"
+
+
+def _merged_into(complaints: dict[str, ComplaintRow], target: ComplaintRow) -> list[ComplaintRow]:
+    return sorted((c for c in complaints.values()
+                   if c.merged_into == target.complaint_id and c.status == "merged"),
+                  key=lambda c: c.complaint_id)
+
+
+def _extend(facts: ReviewFacts, row: ComplaintRow, target: ComplaintRow, fx: Effects) -> str:
+    """A complaint-stage ``extended`` review: new window from filing, marks re-settled."""
+    assert target.due_at is not None
+    d = decide_extension(target.filed_at, target.due_at, target.extensions, facts.completed_at)
+    if d.refusal is not None or d.window is None:
+        return _refuse(fx, facts, row, str(d.refusal),
+                       f"extension {target.extensions + 1} refused ({d.refusal})")
+    target.due_at = d.due_at
+    target.extensions += 1
+    target.extended_at = facts.completed_at
+    target.dirty = True
+    fx.clock_ops.append(ClockOp("extend", "complaint", target.complaint_id,
+                                Clock.COMPLAINT.value, facts.completed_at, d.window))
+    fx.timeline.append(facts.timeline("applied", f"complaint extended to {d.window.days} days"))
+    return "applied"
+
+
+def _refuse(fx: Effects, facts: ReviewFacts, row: ComplaintRow, kind: str, detail: str) -> str:
+    fx.dq(kind, "complaint", row.complaint_id, detail, "review.completed", facts.source,
+          facts.event_id, facts.completed_at)
+    fx.timeline.append(facts.timeline("refused", detail))
+    return "refused"
 
 
 async def save_complaints(conn: Any, rows: dict[str, ComplaintRow]) -> None:
@@ -71,9 +135,10 @@ async def save_complaints(conn: Any, rows: dict[str, ComplaintRow]) -> None:
     if dirty:
         async with conn.cursor() as cur:
             await cur.executemany(
-                "UPDATE complaints SET status = %s, closed_at = %s, closed_by_review = %s"
-                " WHERE complaint_id = %s",
-                [(r.status, r.closed_at, r.closed_by, r.complaint_id) for r in dirty])
+                "UPDATE complaints SET status = %s, closed_at = %s, closed_by_review = %s,"
+                " due_at = %s, extensions = %s, extended_at = %s WHERE complaint_id = %s",
+                [(r.status, r.closed_at, r.closed_by, r.due_at, r.extensions, r.extended_at,
+                  r.complaint_id) for r in dirty])
 
 
 async def apply_complaint_filed_batch(
@@ -104,7 +169,7 @@ async def apply_complaint_filed_batch(
         due = complaint_due_at(d.filed_at, policy)
         status = "merged" if merged_into else "open"
         known[d.complaint_id] = ComplaintRow(d.complaint_id, d.case_id, d.category.value,
-                                             status, merged_into, d.filed_at)
+                                             status, merged_into, d.filed_at, due_at=due)
         if merged_into is None:
             open_refs.append(ref)
             window = due - d.filed_at

@@ -21,6 +21,7 @@ from schemas import build_output
 from workers.handlers.common import TimelineRow, record_data_quality, write_timeline
 from workers.handlers.notices import write_notices
 from workers.rules.case_lifecycle import CaseState, CaseStatus, Stage
+from workers.rules.four_eyes import PriorDecision
 from workers.rules.notices import Notice
 
 
@@ -34,7 +35,7 @@ def data_hash(data: BaseModel) -> str:
 class ClockOp:
     """One SLA clock change, applied by the ``sla_clock_op`` SQL function."""
 
-    op: str  # start, pause, resume, stop
+    op: str  # start, pause, resume, stop, extend (new window, e.g. a complaint extension)
     subject_type: str
     subject_id: str
     clock: str
@@ -62,6 +63,8 @@ class CaseRow:
     closed_at: datetime | None = None
     updated_at: datetime | None = None
     dirty: bool = False
+    #: applied initial/second approved-or-escalated reviews (the four-eyes rule, §4.3)
+    deciders: list[PriorDecision] = field(default_factory=list)
     #: v2: the deciding review's decision (approved/rejected) and its completed_at
     decision: str | None = None
     decided_at: datetime | None = None
@@ -133,7 +136,11 @@ async def load_cases(conn: Any, case_ids: set[str]) -> dict[str, CaseRow]:
         " injuries, disputed, cat_mode, approved_amount, closed_at, updated_at,"
         " decision, decided_at, withdrawn_at,"
         " (SELECT bool_or(true) FROM reviews r WHERE r.case_id = c.case_id"
-        "   AND r.stage = 'initial' AND r.outcome = 'applied') AS initial_done"
+        "   AND r.stage = 'initial' AND r.outcome = 'applied') AS initial_done,"
+        " (SELECT array_agg(r.stage || ':' || r.decision || ':' || r.reviewer_id)"
+        "   FROM reviews r WHERE r.case_id = c.case_id AND r.outcome = 'applied'"
+        "   AND r.stage IN ('initial', 'second') AND r.decision IN ('approved', 'escalated'))"
+        "   AS deciders"
         " FROM cases c WHERE case_id = ANY(%b)",
         (list(case_ids),),
     )
@@ -141,15 +148,16 @@ async def load_cases(conn: Any, case_ids: set[str]) -> dict[str, CaseRow]:
     for row in await cur.fetchall():
         (cid, insurer, line, province, city, report_no, cat_code, status, stage, injuries,
          disputed, cat_mode, approved, closed_at, updated_at, decision, decided_at,
-         withdrawn_at, initial_done) = row
+         withdrawn_at, initial_done, deciders) = row
         state = CaseState(
             status=CaseStatus(status), stage=Stage(stage) if stage else None,
             injuries=injuries, disputed=disputed, has_cat_code=cat_code is not None,
             cat_mode=cat_mode if initial_done else None,
         )
         out[cid] = CaseRow(cid, insurer, line, province, city, report_no, cat_code, state,
-                           approved, closed_at, updated_at, decision=decision,
-                           decided_at=decided_at, withdrawn_at=withdrawn_at)
+                           approved, closed_at, updated_at,
+                           deciders=[PriorDecision(*d.split(":", 2)) for d in deciders or ()],
+                           decision=decision, decided_at=decided_at, withdrawn_at=withdrawn_at)
     return out
 
 
@@ -211,6 +219,22 @@ _CLOCK_SQL = {
         " THEN c.breach_seen_at END"
         " FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[])"
         f" AS u(st, sid, clk, at) WHERE {_CLOCK_KEY} AND c.stopped_at IS NULL"),
+    # twin of workers.rules.sla.extend: marks strictly before the op (or the open pause;
+    # least() ignores a null paused_since) stay, unreached ones are recomputed on the new
+    # window
+    "extend": (
+        "UPDATE sla_clocks c SET window_s = u.win, warn_s = u.warn,"
+        " due_at = c.started_at + make_interval(secs => u.win + c.paused_s),"
+        " warn_at = c.started_at + make_interval(secs => u.warn + c.paused_s),"
+        " warned_at = CASE WHEN c.warned_at < least(u.at, c.paused_since) THEN c.warned_at"
+        " WHEN c.warn_at < least(u.at, c.paused_since) THEN c.warn_at END,"
+        " breached_at = CASE WHEN c.breached_at < least(u.at, c.paused_since)"
+        " THEN c.breached_at WHEN c.due_at < least(u.at, c.paused_since) THEN c.due_at END,"
+        " breach_seen_at = CASE WHEN c.breached_at < least(u.at, c.paused_since)"
+        " OR c.due_at < least(u.at, c.paused_since) THEN c.breach_seen_at END"
+        " FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::float8[],"
+        " %b::float8[]) AS u(st, sid, clk, at, win, warn)"
+        f" WHERE {_CLOCK_KEY} AND c.stopped_at IS NULL"),
 }
 
 
@@ -238,7 +262,7 @@ def clock_op_rounds(ops: Sequence[ClockOp]) -> list[list[ClockOp]]:
 async def apply_clock_ops(conn: Any, ops: Sequence[ClockOp]) -> None:
     """Apply SLA clock ops in batch order with a few set-based statements (see rounds)."""
     for ops_of_round in clock_op_rounds(ops):
-        for kind in ("start", "pause", "resume", "stop"):
+        for kind in ("start", "pause", "resume", "stop", "extend"):
             mine = [o for o in ops_of_round if o.op == kind]
             if not mine:
                 continue
@@ -246,6 +270,9 @@ async def apply_clock_ops(conn: Any, ops: Sequence[ClockOp]) -> None:
                 rows: list[tuple[Any, ...]] = [
                     (o.subject_type, o.subject_id, o.clock, o.at, o.window.total_seconds(),
                      o.warn.total_seconds(), o.insurer, o.line, o.province) for o in mine]
+            elif kind == "extend":
+                rows = [(o.subject_type, o.subject_id, o.clock, o.at, o.window.total_seconds(),
+                         o.warn.total_seconds()) for o in mine]
             else:
                 rows = [(o.subject_type, o.subject_id, o.clock, o.at) for o in mine]
             await conn.execute(_CLOCK_SQL[kind], _columns(rows, len(rows[0])))

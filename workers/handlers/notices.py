@@ -19,12 +19,14 @@ from typing import Any
 
 from infra.outbox import OutboxItem
 from infra.pii_fill import PiiRef, complainant_of, reporter_of, review_reason
-from schemas import format_timestamp
+from schemas import NoticeRequested, build_output
 from topics import CUSTOMER_NOTICES
 from workers.rules.notices import COMPLAINT_EXTENDED, COMPLAINT_KINDS, Notice, suppressed_by_withdrawal
 
 TOPIC = CUSTOMER_NOTICES
 TYPE = "notice.requested"
+#: stands in for a PII field until the relay fills it (never stored: nulled by enqueue)
+PLACEHOLDER = "-"
 
 
 def notice_pii(n: Notice) -> PiiRef:
@@ -37,21 +39,18 @@ def notice_pii(n: Notice) -> PiiRef:
 
 
 def notice_event(n: Notice, insurer: str, due_by: datetime, now: datetime) -> bytes:
-    """``notice.requested`` as stored in the outbox (``to.name``/``to.phone`` null)."""
-    notice_id = n.notice_id
-    data = {
-        "notice_id": notice_id, "kind": n.kind, "case_id": n.case_id,
+    """``notice.requested`` as built for the outbox; its PII fields hold placeholders that
+    :func:`infra.outbox.enqueue` nulls (the relay fills them from the vault)."""
+    params = dict(n.params)
+    if n.kind == COMPLAINT_EXTENDED:
+        params["reason"] = PLACEHOLDER
+    data = NoticeRequested.model_validate({
+        "notice_id": n.notice_id, "kind": n.kind, "case_id": n.case_id,
         "complaint_id": n.complaint_id, "insurer": insurer,
-        "to": {"role": n.recipient, "name": None, "phone": None},
-        "params": n.params, "due_by": format_timestamp(due_by),
-        "created_at": format_timestamp(n.created_at),
-    }
-    envelope = {
-        "specversion": "1.0", "id": notice_id, "source": "claimdesk", "type": TYPE,
-        "time": format_timestamp(now), "datacontenttype": "application/json",
-        "subject": n.key, "data": data,
-    }
-    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
+        "to": {"role": n.recipient, "name": PLACEHOLDER, "phone": PLACEHOLDER},
+        "params": params, "due_by": due_by, "created_at": n.created_at,
+    })
+    return build_output(TYPE, data, n.key, n.notice_id, now)
 
 
 def _row(n: Notice) -> tuple[Any, ...]:

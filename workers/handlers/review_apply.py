@@ -27,6 +27,7 @@ from workers.rules.case_lifecycle import (
     on_survey_unable,
     payout_id,
 )
+from workers.rules.four_eyes import SAME_REVIEWER, PriorDecision, four_eyes_refusal
 from workers.rules.sla import Clock, window_for
 
 ZERO = timedelta(0)
@@ -127,16 +128,23 @@ async def apply_case_review(
         review = ReviewInput(facts.review_id, stage, Decision(facts.decision),
                              facts.completed_at, facts.amount, facts.disputed)
         t = decide_review(case.state, review, policy, surge)
+        same = four_eyes_refusal(facts.stage, facts.reviewer_id, case.deciders)
+        if t.accepted and same is not None:
+            return _refuse(case, facts, SAME_REVIEWER, same, fx)
     if not t.accepted:
         detail = t.refusal.detail if t.refusal else "refused"
         code = t.refusal.code.value if t.refusal else "refused"
-        fx.dq(code, "case", case.case_id, detail, "review.completed", facts.source,
-              facts.event_id, facts.completed_at)
-        fx.timeline.append(facts.timeline("refused", detail))
-        return "refused"
+        return _refuse(case, facts, code, detail, fx)
     _apply_transition(case, t, facts, policy, fx, ctx)
     fx.timeline.append(facts.timeline("applied", f"case {case.state.status}"))
     return "applied"
+
+
+def _refuse(case: CaseRow, facts: ReviewFacts, code: str, detail: str, fx: Effects) -> str:
+    fx.dq(code, "case", case.case_id, detail, "review.completed", facts.source,
+          facts.event_id, facts.completed_at)
+    fx.timeline.append(facts.timeline("refused", detail))
+    return "refused"
 
 
 def _apply_transition(case: CaseRow, t: Transition, facts: ReviewFacts, policy: Any,
@@ -145,6 +153,8 @@ def _apply_transition(case: CaseRow, t: Transition, facts: ReviewFacts, policy: 
     case.state = t.state
     case.updated_at = facts.completed_at
     case.dirty = True
+    if facts.stage in ("initial", "second") and facts.decision in ("approved", "escalated"):
+        case.deciders.append(PriorDecision(facts.stage, facts.decision, facts.reviewer_id))
     if t.state.status in TERMINAL:
         case.closed_at = facts.completed_at
     if t.state.status in (CaseStatus.APPROVED, CaseStatus.CLOSED):

@@ -11,7 +11,12 @@ from typing import Any
 from schemas import ReviewCompleted
 from workers.context import HandlerContext
 from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects
-from workers.handlers.complaints import apply_complaint_review, load_complaints, save_complaints
+from workers.handlers.complaints import (
+    apply_complaint_review,
+    complaint_case_locks,
+    load_complaints,
+    save_complaints,
+)
 from workers.handlers.effects import ClockOp, Effects, data_hash, flush, load_cases
 from workers.handlers.parking import park
 from workers.handlers.review_apply import ReviewFacts, apply_case_review
@@ -48,12 +53,12 @@ async def apply_review_completed_batch(
     if not todo:
         return outcomes
     facts_all = [f for _, _, f in todo]
-    await lock_subjects(conn, _locks(facts_all))
+    complaint_ids = {str(f.complaint_id) for f in facts_all if f.stage == "complaint"}
+    await lock_subjects(conn, _locks(facts_all) + await complaint_case_locks(conn, complaint_ids))
     known = await _known_reviews(conn, {f.review_id for f in facts_all})
     cases = await load_cases(conn, {f.case_id for f in facts_all
                                     if f.case_id and f.stage != "complaint"})
-    complaints = await load_complaints(conn, {f.complaint_id for f in facts_all
-                                              if f.complaint_id and f.stage == "complaint"})
+    complaints = await load_complaints(conn, complaint_ids)
     fx = Effects()
     freed_at: datetime | None = None
     closes = _DispatchCloses(await _dispatch_states(

@@ -68,7 +68,7 @@ async def group_complaint_conditions(conn: Any, now: datetime, policy: Policy) -
     """≥ 5 complaints in 24 h against one adjuster or about one (insurer, city)."""
     cur = await conn.execute(
         "SELECT filed_at, insurer, against_adjuster_id, case_id, city FROM complaints"
-        " WHERE status <> 'merged' AND filed_at > %s AND filed_at <= %s",
+        " WHERE merged_into IS NULL AND filed_at > %s AND filed_at <= %s",
         (now - policy.group_complaint.window, now))
     facts = [ComplaintFact(*r) for r in await cur.fetchall()]
     out = []

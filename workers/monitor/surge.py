@@ -1,11 +1,14 @@
 """Surge windows in Postgres (SPEC §4.5): counted by the case handler, closed by the monitor.
 
 Counts live in ``surge_windows`` so any number of workers add to the same windows; the
-baseline and open level of each scope live in ``surge_state``.
+baseline, open level and first window (v2 warm-up) of each scope live in ``surge_state``.
+While ``surge_hold`` has an unreleased row (``claimdesk up`` replaying its history) surges
+are not judged: windows are counted but neither closed nor opened into surges.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
@@ -23,6 +26,7 @@ from workers.rules.surge import (
     SurgeLevel,
     SurgeState,
     close_window,
+    is_warm,
     on_count,
     staffing_advice,
     window_closes_at,
@@ -30,6 +34,7 @@ from workers.rules.surge import (
     windows_to_close,
 )
 
+log = logging.getLogger(__name__)
 CST = timezone(timedelta(hours=8))
 Report = tuple[str, str, str, datetime]  # province, city, insurer, reported_at
 
@@ -64,23 +69,60 @@ async def count_reports(conn: Any, reports: Iterable[Report], ctx: HandlerContex
          [counts[k] for k in keys]))
     now = ctx.clock()
     live = [r for r in await cur.fetchall() if now < window_closes_at(r[2], policy)]
-    await _ensure_states(conn, {(k[0], k[1]): k[2] for k in keys}, policy)
+    first: dict[tuple[str, str], datetime] = {}
+    for t, k, w in keys:  # sorted: the first key of a scope has its earliest window
+        first.setdefault((t, k), w)
+    await _ensure_states(conn, first, policy)
+    if live and await surges_held(conn):
+        return
     for scope_type, key, start, count in live:
         await _check_window(conn, scope_type, key, start, count, policy, ctx, fx)
 
 
 async def _ensure_states(conn: Any, first: dict[tuple[str, str], datetime],
                          policy: Policy) -> None:
-    rows = sorted((t, k, w - policy.surge.window) for (t, k), w in first.items())
+    """Create missing scopes; move ``first_window`` back when earlier reports arrive.
+
+    The UPDATE touches (and locks) only rows whose first window moves, so the common
+    case takes no row lock that the monitor's window closing would wait for.
+    """
+    rows = sorted((t, k, w - policy.surge.window, w) for (t, k), w in first.items())
     async with conn.cursor() as cur:
         await cur.executemany(
-            "INSERT INTO surge_state (scope_type, scope_key, last_closed_window)"
-            " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", rows)
+            "INSERT INTO surge_state (scope_type, scope_key, last_closed_window, first_window)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING", rows)
+    await conn.execute(
+        "UPDATE surge_state s SET first_window = u.w FROM unnest(%b::text[], %b::text[],"
+        " %b::timestamptz[]) AS u(t, k, w) WHERE s.scope_type = u.t AND s.scope_key = u.k"
+        " AND (s.first_window IS NULL OR s.first_window > u.w)",
+        ([r[0] for r in rows], [r[1] for r in rows], [r[3] for r in rows]))
 
 
-async def _load_state(conn: Any, scope_type: str, key: str) -> tuple[SurgeState, str | None]:
+async def surges_held(conn: Any) -> bool:
+    """True while a history replay holds surge judging (``surge_hold``, SPEC §9)."""
+    cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM surge_hold WHERE released_at IS NULL)")
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+async def release_hold(conn: Any, now: datetime) -> bool:
+    """Release the holds whose history is consumed; True while one still holds.
+
+    Consumed = the inbox has at least ``expected_cases`` case.reported events (the live
+    traffic of ``claimdesk up`` starts only after the release, so these are the history's).
+    """
     cur = await conn.execute(
-        "SELECT baseline, level, calm_windows, alert_id FROM surge_state"
+        "UPDATE surge_hold SET released_at = %s WHERE released_at IS NULL AND expected_cases"
+        " <= (SELECT count(*) FROM inbox WHERE topic = 'case-reported')", (now,))
+    if cur.rowcount:
+        log.info("surge judging starts: the simulated history is consumed")
+    return await surges_held(conn)
+
+
+async def _load_state(conn: Any, scope_type: str, key: str
+                      ) -> tuple[SurgeState, datetime | None]:
+    cur = await conn.execute(
+        "SELECT baseline, level, calm_windows, first_window FROM surge_state"
         " WHERE scope_type = %s AND scope_key = %s", (scope_type, key))
     row = await cur.fetchone()
     if row is None:
@@ -90,11 +132,12 @@ async def _load_state(conn: Any, scope_type: str, key: str) -> tuple[SurgeState,
 
 async def _check_window(conn: Any, scope_type: str, key: str, start: datetime, count: int,
                         policy: Policy, ctx: HandlerContext, fx: Effects) -> None:
-    state, aid = await _load_state(conn, scope_type, key)
-    new, event = on_count(state, count, policy)
+    state, first_window = await _load_state(conn, scope_type, key)
+    warm = is_warm(start, first_window, policy)
+    new, event = on_count(state, count, policy, warm)
     if event is None:
         return
-    cond = await _condition(conn, scope_type, key, start, count, new, policy)
+    cond = await _condition(conn, scope_type, key, start, count, new, policy, warm)
     if event is SurgeEvent.OPENED:
         await open_alert(conn, "surge", cond, ctx.clock(), format_timestamp(start.astimezone(CST)),
                          ctx, fx)
@@ -110,13 +153,18 @@ async def _check_window(conn: Any, scope_type: str, key: str, start: datetime, c
 
 
 async def _condition(conn: Any, scope_type: str, key: str, start: datetime, count: int,
-                     state: SurgeState, policy: Policy) -> Condition:
+                     state: SurgeState, policy: Policy, warm: bool = True) -> Condition:
     scope = scope_of(scope_type, key)
     label = scope.get("city") or scope["insurer"]
     advice = staffing_advice(count, await mean_survey_hours(conn, start, policy), policy)
-    warn = max(policy.surge.warn_min, float(policy.surge.warn_factor * state.baseline))
+    if warm:
+        warn = max(policy.surge.warn_min, float(policy.surge.warn_factor * state.baseline))
+        basis = f"baseline {float(state.baseline):.1f}"
+    else:
+        warn = float(policy.surge.cold_floor)
+        basis = f"cold start (no baseline yet), floor {policy.surge.cold_floor}"
     summary = (f"{label}: {count} cases reported in the {start.astimezone(CST):%H:%M} window,"
-               f" baseline {float(state.baseline):.1f}")
+               f" {basis}")
     staffing = Staffing(adjusters_needed=advice.adjusters_needed,
                         arrival_rate_per_hour=advice.arrival_rate_per_hour,
                         mean_survey_hours=advice.mean_survey_hours, target=advice.target)
@@ -140,6 +188,8 @@ async def mean_survey_hours(conn: Any, at: datetime, policy: Policy) -> float:
 async def close_windows(conn: Any, now: datetime, ctx: HandlerContext, fx: Effects) -> int:
     """Close every window that ended (+ grace) by ``now``; returns windows closed."""
     policy: Policy = ctx.policy.default
+    if await release_hold(conn, now):
+        return 0
     cur = await conn.execute(
         "SELECT scope_type, scope_key, baseline, level, calm_windows, last_closed_window,"
         " surge_window FROM surge_state ORDER BY 1, 2 FOR UPDATE")

@@ -5,6 +5,8 @@ Decisions where the SPEC is silent:
 * A complaint merges into the *oldest* open complaint (``filed_at``, then
   ``complaint_id``) with the same ``case_id`` and ``category``; complaints
   without a case never merge.
+* An extension (v2) that is both late and over the limit is refused as
+  ``extension_limit``: the limit is absolute, lateness only matters while one is left.
 * Group detection counts complaints filed in ``(at − 24 h, at]``. Merged
   complaints should not be passed in (有效投诉 counted once). A complaint
   counts per (insurer, city) only when it has a case whose city is known.
@@ -15,12 +17,44 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from workers.rules.policy import Policy
 
 COMPLAINT_DESK = "complaint_desk"
 """Owner of a complaint that names no adjuster."""
+
+EXTENSION_WINDOWS: tuple[timedelta, ...] = (timedelta(days=30), timedelta(days=60))
+"""Complaint windows after the first and the second accepted extension (NFRA rules)."""
+
+LATE_EXTENSION = "late_extension"
+EXTENSION_LIMIT = "extension_limit"
+
+
+@dataclass(frozen=True)
+class ExtensionDecision:
+    """Outcome of a complaint-stage ``extended`` review (SPEC §4.7, v2)."""
+
+    refusal: str | None
+    window: timedelta | None = None
+    due_at: datetime | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """True when the complaint gets the new window."""
+        return self.refusal is None
+
+
+def decide_extension(filed_at: datetime, due_at: datetime, extensions: int,
+                     completed_at: datetime) -> ExtensionDecision:
+    """Accept an extension made before the current ``due_at``: the first sets the window to
+    30 days from filing, the second to 60; a third is refused."""
+    if extensions >= len(EXTENSION_WINDOWS):
+        return ExtensionDecision(EXTENSION_LIMIT)
+    if not completed_at < due_at:
+        return ExtensionDecision(LATE_EXTENSION)
+    window = EXTENSION_WINDOWS[extensions]
+    return ExtensionDecision(None, window, filed_at + window)
 
 
 @dataclass(frozen=True)

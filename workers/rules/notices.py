@@ -8,33 +8,28 @@ complaint extension's ``reason`` is filled from the vault at publish time
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from schemas import NoticeKind, notice_id
+
 #: every notice must be sent within an hour of its trigger (never later than the
 #: complaint's due time for complaint notices)
 NOTICE_WITHIN = timedelta(hours=1)
 
-DISPATCH_ASSIGNED = "dispatch_assigned"
-DOCUMENTS_REQUIRED = "documents_required"
-DELAY = "delay"
-DECISION = "decision"
-PAYMENT_PAID = "payment_paid"
-COMPLAINT_RESULT = "complaint_result"
-COMPLAINT_EXTENDED = "complaint_extended"
-KINDS = (DISPATCH_ASSIGNED, DOCUMENTS_REQUIRED, DELAY, DECISION, PAYMENT_PAID,
-         COMPLAINT_RESULT, COMPLAINT_EXTENDED)
+DISPATCH_ASSIGNED = NoticeKind.DISPATCH_ASSIGNED.value
+DOCUMENTS_REQUIRED = NoticeKind.DOCUMENTS_REQUIRED.value
+DELAY = NoticeKind.DELAY.value
+DECISION = NoticeKind.DECISION.value
+PAYMENT_PAID = NoticeKind.PAYMENT_PAID.value
+COMPLAINT_RESULT = NoticeKind.COMPLAINT_RESULT.value
+COMPLAINT_EXTENDED = NoticeKind.COMPLAINT_EXTENDED.value
+KINDS = tuple(k.value for k in NoticeKind)
 COMPLAINT_KINDS = frozenset({COMPLAINT_RESULT, COMPLAINT_EXTENDED})
 #: the trigger of a ``delay`` notice is this literal (one per case)
 DELAY_TRIGGER = "determination"
-
-
-def notice_id(kind: str, subject: str, trigger: str) -> str:
-    """UUIDv5(URL, ``claimdesk:notice:<kind>:<subject>:<trigger>``); also the CloudEvents id."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"claimdesk:notice:{kind}:{subject}:{trigger}"))
 
 
 def money(amount: Decimal | None) -> str | None:

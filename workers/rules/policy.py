@@ -10,19 +10,23 @@ Layout of the TOML file::
 
     [defaults]                       # top-level fields of Policy
     fast_track_limit = "5000.00"
-    [defaults.sla]                   # sections: sla, surge, staffing,
-    initial_review = "72h"           #   backlog, group_complaint
-    [insurer.PICC]                   # insurer overrides: money, pay_by, [sla]
-    fast_track_limit = "8000.00"
-    [insurer.PICC.line.auto.sla]     # (insurer, line) overrides: same keys
+    [defaults.sla]                   # sections: sla, surge, staffing, backlog,
+    initial_review = "72h"           #   group_complaint, callbacks, escalation
+    [insurer.PICC]                   # insurer overrides: money, pay_by, payment_tracking,
+    fast_track_limit = "8000.00"     #   [sla], [escalation]
+    [insurer.PICC.line.auto.sla]     # (insurer, line) overrides: money, pay_by, [sla]
     survey_urgent = "2h"
 
 Durations are strings ``<number><unit>`` with unit ``s``, ``m``, ``h`` or ``d``
 (``"30m"``, ``"1.5h"``, ``"30d"``; a day is 24 h of elapsed time). Money is a
 string like ``"5000.00"`` (or a TOML integer), never a TOML float. Unspecified
-fields inherit: (insurer, line) ← insurer ← defaults. Surge, staffing, backlog
-and group-complaint thresholds are not per case, so they are only accepted
-under ``[defaults]``.
+fields inherit: (insurer, line) ← insurer ← defaults. Surge, staffing, backlog,
+group-complaint and callback sampling thresholds are not per case, so they are
+only accepted under ``[defaults]``. v2 (SPEC §9): ``payment_tracking`` (bool) and
+``[escalation] supervisor`` (an id; ``{insurer}`` in it stands for the insurer
+code) are per insurer, not per line. Feature code reads them through
+:class:`PolicyBook` accessors (``supervisor``, ``payment_tracking``,
+``payment_window``, ``callback_window``, ``sample_percent``).
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ class SlaPolicy:
     joint_review: timedelta = timedelta(hours=120)
     determination: timedelta = timedelta(days=30)
     complaint: timedelta = timedelta(days=15)
+    payment: timedelta = timedelta(days=10)  # v2: Insurance Law art. 23, pay within 10 days
+    callback: timedelta = timedelta(hours=48)  # v2
     warn_fraction: Decimal = Decimal("0.8")
 
 
@@ -74,6 +80,10 @@ class SurgePolicy:
     critical_factor: Decimal = Decimal(6)
     resolve_windows: int = 3
     resolve_factor: Decimal = Decimal("1.5")
+    #: v2 warm-up: a window not this long after the scope's first window is cold ...
+    warmup: timedelta = timedelta(minutes=60)
+    #: ... and opens a surge (critical) only at this count
+    cold_floor: int = 100
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,29 @@ class GroupComplaintPolicy:
 
 
 @dataclass(frozen=True)
+class CallbackPolicy:
+    """Callback sampling percentages (SPEC §4.10), 0–100."""
+
+    dispatch_percent: int = 20
+    closing_percent: int = 30
+
+
+#: Default supervisor id template; ``{insurer}`` is replaced by the insurer code.
+DEFAULT_SUPERVISOR = "supervisor:{insurer}"
+
+
+@dataclass(frozen=True)
+class EscalationPolicy:
+    """Who supervisor-level escalations go to (SPEC §4.11).
+
+    ``supervisor`` is an id, or a template in which ``{insurer}`` stands for the
+    insurer code (the default ``supervisor:{insurer}`` gives ``supervisor:PICC``).
+    """
+
+    supervisor: str = DEFAULT_SUPERVISOR
+
+
+@dataclass(frozen=True)
 class Policy:
     """Every business threshold, with SPEC defaults."""
 
@@ -121,6 +154,21 @@ class Policy:
     staffing: StaffingPolicy = StaffingPolicy()
     backlog: BacklogPolicy = BacklogPolicy()
     group_complaint: GroupComplaintPolicy = GroupComplaintPolicy()
+    payment_tracking: bool = True  # v2: false = the insurer has no settlement feed
+    callbacks: CallbackPolicy = CallbackPolicy()
+    escalation: EscalationPolicy = EscalationPolicy()
+
+    def supervisor_for(self, insurer: str) -> str:
+        """The supervisor id of ``insurer``'s work (``escalation.supervisor``, §4.11)."""
+        return self.escalation.supervisor.replace("{insurer}", insurer)
+
+    def sample_percent(self, kind: str) -> int:
+        """Sampling percentage of a ``dispatch`` or ``closing`` callback (§4.10)."""
+        if kind == "dispatch":
+            return self.callbacks.dispatch_percent
+        if kind == "closing":
+            return self.callbacks.closing_percent
+        raise ValueError(f"callback kind {kind!r} is not sampled")
 
 
 @dataclass(frozen=True)
@@ -138,6 +186,30 @@ class PolicyBook:
             return found
         return self.by_insurer.get(insurer, self.default)
 
+    def for_insurer(self, insurer: str) -> Policy:
+        """The policy of an insurer (no line: complaints, settlements, escalations)."""
+        return self.by_insurer.get(insurer, self.default)
+
+    def supervisor(self, insurer: str) -> str:
+        """Supervisor id for ``insurer`` (default ``supervisor:<insurer>``)."""
+        return self.for_insurer(insurer).supervisor_for(insurer)
+
+    def payment_tracking(self, insurer: str) -> bool:
+        """False when ``insurer`` has no settlement feed: no payment clock (§4.8)."""
+        return self.for_insurer(insurer).payment_tracking
+
+    def payment_window(self, insurer: str, line: str) -> timedelta:
+        """Window of the ``payment`` clock of a case (``sla.payment``, default 10 days)."""
+        return self.for_case(insurer, line).sla.payment
+
+    def callback_window(self, insurer: str) -> timedelta:
+        """Window of the ``callback`` clock (``sla.callback``, default 48 h)."""
+        return self.for_insurer(insurer).sla.callback
+
+    def sample_percent(self, kind: str) -> int:
+        """Callback sampling percentage (``callbacks.*_percent``; defaults only)."""
+        return self.default.sample_percent(kind)
+
 
 _SECTIONS: dict[str, type[Any]] = {
     "sla": SlaPolicy,
@@ -145,8 +217,15 @@ _SECTIONS: dict[str, type[Any]] = {
     "staffing": StaffingPolicy,
     "backlog": BacklogPolicy,
     "group_complaint": GroupComplaintPolicy,
+    "callbacks": CallbackPolicy,
+    "escalation": EscalationPolicy,
 }
-_OVERRIDABLE_SECTIONS = frozenset({"sla"})
+#: Sections an [insurer.X] table may override; [insurer.X.line.Y] may override only sla.
+_INSURER_SECTIONS = frozenset({"sla", "escalation"})
+_LINE_SECTIONS = frozenset({"sla"})
+#: Top-level keys accepted under [defaults] and [insurer.X] but not per line.
+_NOT_PER_LINE = frozenset({"payment_tracking"})
+_PERCENT_FIELDS = frozenset({"dispatch_percent", "closing_percent"})
 _MONEY_FIELDS = frozenset({"fast_track_limit", "cat_fast_track_limit", "joint_amount_threshold"})
 _FRACTION_FIELDS = frozenset({"warn_fraction", "alpha", "target_fraction"})
 _MONEY_RE = re.compile(r"^(0|[1-9]\d{0,11})(\.\d{1,2})?$")
@@ -182,21 +261,21 @@ def parse_policy_toml(text: str) -> PolicyBook:
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"policy file is not valid TOML: {exc}") from exc
     _check_keys(doc, {"defaults", "insurer"}, "")
-    default = _apply(Policy(), _changes(_table(doc, "defaults", ""), "defaults", True))
+    default = _apply(Policy(), _changes(_table(doc, "defaults", ""), "defaults", set(_SECTIONS)))
     by_insurer: dict[str, Policy] = {}
     by_line: dict[tuple[str, str], Policy] = {}
     for insurer, raw in _table(doc, "insurer", "").items():
         path = f"insurer.{insurer}"
         table = _as_table(raw, path)
         lines = _as_table(table.pop("line", {}), f"{path}.line")
-        insurer_policy = _apply(default, _changes(table, path, False))
+        insurer_policy = _apply(default, _changes(table, path, _INSURER_SECTIONS))
         if table:
             by_insurer[insurer] = insurer_policy
         for line, line_raw in lines.items():
             line_path = f"{path}.line.{line}"
             if line not in LINES:
                 raise PolicyError(f"{line_path}: unknown line (one of {', '.join(sorted(LINES))})")
-            line_changes = _changes(_as_table(line_raw, line_path), line_path, False)
+            line_changes = _changes(_as_table(line_raw, line_path), line_path, _LINE_SECTIONS)
             by_line[(insurer, line)] = _apply(insurer_policy, line_changes)
     return PolicyBook(default=default, by_insurer=by_insurer, by_line=by_line)
 
@@ -218,13 +297,20 @@ def _check_keys(table: Mapping[str, Any], allowed: set[str] | frozenset[str], pa
             raise PolicyError(f"{where}: unknown key (allowed: {', '.join(sorted(allowed))})")
 
 
-def _changes(table: Mapping[str, Any], path: str, all_sections: bool) -> dict[str, Changes]:
+def _changes(
+    table: Mapping[str, Any], path: str, sections: set[str] | frozenset[str]
+) -> dict[str, Changes]:
     """Validated changes grouped by section ('' = top level of Policy)."""
-    sections = set(_SECTIONS) if all_sections else set(_OVERRIDABLE_SECTIONS)
     top_fields = {f.name for f in dataclasses.fields(Policy)} - set(_SECTIONS)
+    per_line = sections == _LINE_SECTIONS
+    if per_line:
+        top_fields -= _NOT_PER_LINE
     for key in table:
         if key in _SECTIONS and key not in sections:
-            raise PolicyError(f"{path}.{key}: only allowed under [defaults]")
+            where = "[defaults] or [insurer.X]" if key in _INSURER_SECTIONS else "[defaults]"
+            raise PolicyError(f"{path}.{key}: only allowed under {where}")
+        if per_line and key in _NOT_PER_LINE:
+            raise PolicyError(f"{path}.{key}: only allowed under [defaults] or [insurer.X]")
     _check_keys(table, top_fields | sections, path)
     out: dict[str, Changes] = {"": {}}
     for key, raw in table.items():
@@ -247,6 +333,12 @@ def _section_changes(section: str, table: Mapping[str, Any], path: str) -> Chang
 def _value(cls: type[Any], key: str, raw: object, path: str) -> object:
     default = next(f.default for f in dataclasses.fields(cls) if f.name == key)
     try:
+        if isinstance(default, bool):  # before int: bool is an int
+            return _flag(raw)
+        if isinstance(default, str):
+            return _identifier(raw)
+        if key in _PERCENT_FIELDS:
+            return _percent(raw)
         if isinstance(default, timedelta):
             return _duration(raw)
         if isinstance(default, Decimal):
@@ -285,6 +377,26 @@ def _decimal(raw: object, fraction: bool) -> Decimal:
             else "expected a positive number"
         )
     return value
+
+
+def _flag(raw: object) -> bool:
+    if not isinstance(raw, bool):
+        raise TypeError("expected true or false")
+    return raw
+
+
+def _identifier(raw: object) -> str:
+    if not isinstance(raw, str) or not raw or len(raw) > 128 or any(
+        ch.isspace() or ord(ch) < 32 for ch in raw
+    ):
+        raise ValueError("expected an id: 1-128 characters, no spaces")
+    return raw
+
+
+def _percent(raw: object) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= 100:
+        raise ValueError("expected a whole number from 0 to 100")
+    return raw
 
 
 def _count(raw: object) -> int:

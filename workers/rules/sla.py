@@ -148,6 +148,21 @@ def resume(times: ClockTimes, at: datetime) -> ClockTimes:
     return replace(times, paused_total=times.paused_total + gap, paused_since=None)
 
 
+def extend(times: ClockTimes, at: datetime, window: timedelta) -> ClockTimes:
+    """Give the clock a new ``window`` at ``at`` (a complaint extension, SPEC §4.7).
+
+    Marks reached strictly before ``at`` stay (settled as a pause settles them); the
+    unreached ones are recomputed on the new window (so a mark the sweeper set ahead of
+    the data is taken back). Raises ``ValueError`` for a non-positive window.
+    """
+    if window <= timedelta(0):
+        raise ValueError("an SLA window must be positive")
+    limit = at if times.paused_since is None else min(at, times.paused_since)
+    settled = _settle(times, limit)
+    return replace(times, window=window, warned_at=settled.warned_at,
+                   breached_at=settled.breached_at)
+
+
 def marks_due(times: ClockTimes, now: datetime) -> Marks:
     """All marks reached by ``now`` (the sweeper's instant), including earlier ones.
 

@@ -6,9 +6,18 @@ frozen while a surge is open), a surge that opens at ``max(20, 3·B)``, turns
 critical at ``max(40, 6·B)`` and resolves after 3 consecutive closed windows
 below ``1.5·B``.
 
+v2 warm-up: a window of a scope is *warm* iff it starts at least ``warmup``
+(60 min) after the start of the window holding the scope's earliest
+``reported_at``. A cold window opens no surge unless its count reaches the
+cold-start floor (``cold_floor``, 100), which opens it as critical; so a fresh
+deployment (B = 0 everywhere) does not alert on every scope.
+
 Decision where the SPEC is silent: an empty window always counts as below
 ``1.5·B``; otherwise a surge opened while B = 0 (a new scope) could never
-resolve. Thresholds compare ``count >= threshold`` exactly in Decimal.
+resolve. Thresholds compare ``count >= threshold`` exactly in Decimal. An
+open surge is never escalated by a cold window (it is critical already when a
+cold window opened it; a warning opened in a warm window cannot meet a later
+cold window, since warmth only grows with time).
 """
 
 from __future__ import annotations
@@ -119,12 +128,25 @@ def surge_level(count: int, baseline: Decimal, policy: Policy) -> SurgeLevel | N
     return None
 
 
-def on_count(state: SurgeState, count: int, policy: Policy) -> tuple[SurgeState, SurgeEvent | None]:
+def is_warm(start: datetime, first_window: datetime | None, policy: Policy) -> bool:
+    """Is the window starting at ``start`` warm for a scope whose earliest report lies in
+    the window starting at ``first_window``? (None: no report known yet, so cold.)"""
+    return first_window is not None and start >= first_window + policy.surge.warmup
+
+
+def cold_level(count: int, policy: Policy) -> SurgeLevel | None:
+    """The level a count reaches in a cold window: critical at the floor, else none."""
+    return SurgeLevel.CRITICAL if count >= policy.surge.cold_floor else None
+
+
+def on_count(state: SurgeState, count: int, policy: Policy,
+             warm: bool = True) -> tuple[SurgeState, SurgeEvent | None]:
     """An open window's count changed: open or escalate the surge if it crosses a threshold.
 
-    Call only for windows still open; late events update statistics only.
+    Call only for windows still open; late events update statistics only. ``warm``:
+    see :func:`is_warm`; a cold window uses :func:`cold_level` instead of the baseline.
     """
-    level = surge_level(count, state.baseline, policy)
+    level = surge_level(count, state.baseline, policy) if warm else cold_level(count, policy)
     if level is None:
         return state, None
     if state.level is None:

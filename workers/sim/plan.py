@@ -39,6 +39,7 @@ class _Case:
     t: timedelta = timedelta(0)
     disputed: bool = False
     adjuster: str | None = None
+    initial_reviewer: str | None = None
 
 
 class Planner:
@@ -218,6 +219,10 @@ class Planner:
             plan.initial_at = plan.reported_at + c.t
         reviewer = f"SPEC-{rng.randint(1, 60):03d}" if stage != "joint" else (
             f"SUP-{rng.randint(1, 12):03d}")
+        if stage == "initial":
+            c.initial_reviewer = reviewer
+        elif stage == "second" and reviewer == c.initial_reviewer:  # four eyes (SPEC §4.3)
+            reviewer = f"SPEC-{int(reviewer[5:]) % 60 + 1:03d}"
         body: dict[str, Any] = {"review_id": review_id, "stage": stage, "case_id": plan.case_id,
                                 "reviewer_id": reviewer, "decision": decision}
         if amount is not None:

@@ -1,0 +1,112 @@
+"""rm_adjuster_scorecard (SPEC §5) through the real handlers, with facts on both sides of an
+Asia/Shanghai month boundary that UTC puts in the other month, applied newest first."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from infra.db import unit_of_work
+from tests.conftest import contract_dir
+from tests.integration import builders as b
+from tests.integration.inproc import FakeClock, apply, context
+from workers.roster import parse_roster, replace_roster
+
+pytestmark = pytest.mark.integration
+
+X = "ADJ-GD-0042"  # 李强 in the sample roster
+NOV, DEC = date(2026, 11, 1), date(2026, 12, 1)
+# minutes after T0 (2026-11-21 08:00 +08:00)
+NOV30_2340 = 9 * 1440 + 940  # 2026-11-30 23:40 +08:00 (15:40 UTC)
+DEC01_0030 = 9 * 1440 + 990  # 2026-12-01 00:30 +08:00 (still 30 November in UTC)
+
+
+def _events() -> list[tuple[str, list[dict[str, Any]]]]:
+    """(topic, events) in the order applied: December's facts before November's."""
+    late = NOV30_2340
+    return [
+        ("case-reported", [b.case(f"C{i}", at=t) for i, t in
+                           [(1, 0), (2, 0), (3, late), (4, late), (5, late)]]),
+        ("dispatch-requested", [b.dispatch("D3", "C3", at=late + 10, preferred=X),
+                                b.dispatch("D4", "C4", at=late + 12, preferred=X)]),
+        ("review-completed", [
+            b.review("S3", "C3", "survey", "unable", at=DEC01_0030, dispatch_id="D3"),
+            b.review("S4", "C4", "survey", "completed", at=DEC01_0030 + 5, dispatch_id="D4",
+                     amount="900.00"),
+            b.review("S4b", "C4", "survey", "completed", at=DEC01_0030 + 9, dispatch_id="D4",
+                     amount="900.00"),  # a second survey of D4 never counts
+        ]),
+        ("complaint-filed", [b.complaint("P2", "C4", at=DEC01_0030 - 5, against=X),
+                             b.complaint("P3", "C4", at=DEC01_0030 - 4, against=X)]),  # merged
+        ("review-completed", [b.review("R2", None, "complaint", "upheld", at=DEC01_0030 + 60,
+                                       complaint_id="P2")]),
+        ("dispatch-requested", [b.dispatch("D1", "C1", at=5, preferred=X),
+                                b.dispatch("D2", "C2", at=10, preferred=X),
+                                b.dispatch("D5", "C5", at=late + 15, preferred="ADJ-GD-0043")]),
+        ("review-completed", [
+            b.review("S1", "C1", "survey", "completed", at=60, dispatch_id="D1", amount="100.00"),
+            b.review("S2", "C2", "survey", "completed", at=310, dispatch_id="D2",
+                     amount="100.00"),  # urgent: 4 h window, surveyed after 5 h → breached
+        ]),
+        ("complaint-filed", [b.complaint("P1", "C1", at=late, against=X, category="delay")]),
+    ]
+
+
+async def _run(dsn: str) -> None:
+    clock = FakeClock(b.T0)
+    ctx = context(clock)
+    pool = AsyncConnectionPool(dsn, min_size=1, max_size=2, open=False)
+    await pool.open(wait=True)
+    try:
+        sample = (contract_dir() / "roster.sample.csv").read_text(encoding="utf-8")
+        async with unit_of_work(pool) as uow:
+            await replace_roster(uow.conn, parse_roster(sample), ctx)
+            await uow.commit()
+        for topic, events in _events():
+            await apply(pool, topic, events, ctx)
+    finally:
+        await pool.close()
+
+
+COLUMNS = ("adjuster_id", "month", "dispatches_assigned", "surveys_completed", "surveys_unable",
+           "surveys_on_time", "survey_on_time_rate", "complaints", "complaints_upheld",
+           "callbacks_reached", "satisfaction_avg", "dissatisfied", "praise", "reports",
+           "name_masked")
+
+
+def test_scorecard_months_follow_each_facts_shanghai_data_time(dsn: str) -> None:
+    asyncio.run(_run(dsn))
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM rm_adjuster_scorecard"
+                            " ORDER BY adjuster_id, month").fetchall()
+        assert conn.execute("SELECT merged_into FROM rm_complaints WHERE complaint_id = 'P3'"
+                            ).fetchone() == ("P2",)
+    got = [dict(zip(COLUMNS, r, strict=True)) for r in rows]
+    callbacks = {"callbacks_reached": None, "satisfaction_avg": None, "dissatisfied": None,
+                 "praise": None, "reports": None}
+    with psycopg.connect(dsn) as conn:
+        if conn.execute("SELECT to_regclass('rm_callbacks')").fetchone() != (None,):
+            callbacks = {**{k: 0 for k in callbacks}, "satisfaction_avg": None}
+    assert got == [
+        # D1..D4 requested in November (D3/D4 at 23:50 on the 30th, Shanghai time);
+        # S1 on time, S2 breached; P1 filed 23:40 on the 30th
+        {"adjuster_id": X, "month": NOV, "dispatches_assigned": 4, "surveys_completed": 2,
+         "surveys_unable": 0, "surveys_on_time": 1, "survey_on_time_rate": Decimal("0.5000"),
+         "complaints": 1, "complaints_upheld": 0, **callbacks, "name_masked": "李*"},
+        # S3 unable and S4 completed at 00:30 on 1 December Shanghai (30 November UTC);
+        # P2 upheld; P3 merged into P2 is not counted again
+        {"adjuster_id": X, "month": DEC, "dispatches_assigned": 0, "surveys_completed": 1,
+         "surveys_unable": 1, "surveys_on_time": 1, "survey_on_time_rate": Decimal("1.0000"),
+         "complaints": 1, "complaints_upheld": 1, **callbacks, "name_masked": "李*"},
+        # assigned, not surveyed yet: no rate (denominator 0)
+        {"adjuster_id": "ADJ-GD-0043", "month": NOV, "dispatches_assigned": 1,
+         "surveys_completed": 0, "surveys_unable": 0, "surveys_on_time": 0,
+         "survey_on_time_rate": None, "complaints": 0, "complaints_upheld": 0, **callbacks,
+         "name_masked": "王*"},
+    ]
