@@ -39,9 +39,16 @@ class Metrics:
     parked_events: Gauge
     transient_errors_total: Counter
     batch_size: Histogram
+    callbacks_total: Counter
+    escalations_total: Counter
+    notices_total: Counter
+    payouts_unpaid: Gauge
+    payouts_failed: Gauge
 
 
 OUTCOMES = ("applied", "duplicate", "parked", "refused", "dead_lettered")
+NOTICE_KINDS = ("dispatch_assigned", "documents_required", "delay", "decision", "payment_paid",
+                "complaint_result", "complaint_extended")
 CLOCKS = ("dispatch", "survey", "initial_review", "second_review", "joint_review",
           "determination", "complaint")
 
@@ -59,6 +66,13 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
     for clock in CLOCKS:
         metrics.sla_warnings_total.labels(clock=clock)
         metrics.sla_breaches_total.labels(clock=clock)
+    for cause in (*CLOCKS, "payment", "callback"):
+        metrics.escalations_total.labels(cause=cause, level="owner")
+        metrics.escalations_total.labels(cause=cause, level="supervisor")
+    for cause in ("dissatisfied", "report", "payment_failed"):
+        metrics.escalations_total.labels(cause=cause, level="supervisor")
+    for kind in NOTICE_KINDS:
+        metrics.notices_total.labels(kind=kind)
     return metrics
 
 
@@ -115,5 +129,24 @@ def _create(reg: CollectorRegistry) -> Metrics:
         batch_size=Histogram(
             p + "batch_size", "Events per processed batch", ["topic"],
             buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000), registry=reg,
+        ),
+        # outcome: requested (a callback.requested decided) or the result of an attempt
+        callbacks_total=Counter(
+            p + "callbacks_total", "Callbacks requested and attempts recorded",
+            ["kind", "outcome"], registry=reg,
+        ),
+        escalations_total=Counter(
+            p + "escalations_total", "Escalations raised", ["cause", "level"], registry=reg,
+        ),
+        notices_total=Counter(
+            p + "notices_total", "Customer notices published (notice.requested)", ["kind"],
+            registry=reg,
+        ),
+        payouts_unpaid=Gauge(
+            p + "payouts_unpaid", "Payouts approved and not paid (status approved or failed)",
+            registry=reg,
+        ),
+        payouts_failed=Gauge(
+            p + "payouts_failed", "Payouts whose latest settlement failed", registry=reg,
         ),
     )

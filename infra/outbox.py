@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 from infra.kafka import OutRecord
 from infra.metrics import Metrics
 from infra.pii_fill import PiiRef, VaultReader, encode_ref, fill_rows, scrub
-from topics import TopicNames
+from topics import CUSTOMER_NOTICES, TopicNames
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,10 @@ async def enqueue(conn: Any, items: Sequence[OutboxItem]) -> None:
 
 async def relay_once(
     pool: AsyncConnectionPool, publisher: Publisher, names: TopicNames, limit: int = 1000,
-    vault: VaultReader | None = None,
+    vault: VaultReader | None = None, notice_kinds: dict[str, int] | None = None,
 ) -> dict[str, int]:
-    """Publish up to ``limit`` unpublished rows; returns counts per base topic published.
+    """Publish up to ``limit`` unpublished rows; returns counts per base topic published
+    (and adds the ``customer-notices`` rows per notice kind to ``notice_kinds``).
 
     Rows with a PII reference get their personal fields from ``vault`` (a reader connected
     as the PII role) just before publishing; a row whose vault value is missing is held
@@ -100,8 +102,11 @@ async def relay_once(
             ([r[0] for r in ready],),
         )
     counts: dict[str, int] = {}
-    for _, topic, _, _, _ in ready:
+    for seq, topic, _, _, _ in ready:
         counts[topic] = counts.get(topic, 0) + 1
+        if notice_kinds is not None and topic == CUSTOMER_NOTICES:
+            kind = str(json.loads(values[seq])["data"]["kind"])
+            notice_kinds[kind] = notice_kinds.get(kind, 0) + 1
     return counts
 
 
@@ -129,9 +134,12 @@ async def run_relay(
     delay = idle_s
     while not stop.is_set():
         try:
-            counts = await relay_once(pool, publisher, names, vault=vault)
+            kinds: dict[str, int] = {}
+            counts = await relay_once(pool, publisher, names, vault=vault, notice_kinds=kinds)
             for topic, n in counts.items():
                 metrics.outbox_published_total.labels(topic=topic).inc(n)
+            for kind, n in kinds.items():
+                metrics.notices_total.labels(kind=kind).inc(n)
             delay = 0.0 if sum(counts.values()) >= 1000 else idle_s
         except Exception as exc:  # any failure here is a dependency failure: retry
             metrics.transient_errors_total.labels(component="outbox_relay").inc()

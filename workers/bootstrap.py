@@ -20,6 +20,7 @@ from topics import (
     CASE_REPORTED,
     COMPLAINT_FILED,
     DISPATCH_REQUESTED,
+    PAYMENT_SETTLED,
     REVIEW_COMPLETED,
     TopicNames,
 )
@@ -29,6 +30,7 @@ from workers.handlers.cases import apply_case_reported_batch
 from workers.handlers.complaints import apply_complaint_filed_batch
 from workers.handlers.dispatches import apply_dispatch_requested_batch
 from workers.handlers.reviews import apply_review_completed_batch
+from workers.handlers.settlements import apply_payment_settled_batch
 from workers.monitor.loop import run_monitor
 from workers.ops_page import render_ops_page
 from workers.pipeline import Handler
@@ -61,6 +63,7 @@ def handlers() -> dict[str, Handler]:
         DISPATCH_REQUESTED: apply_dispatch_requested_batch,
         REVIEW_COMPLETED: apply_review_completed_batch,
         COMPLAINT_FILED: apply_complaint_filed_batch,
+        PAYMENT_SETTLED: apply_payment_settled_batch,
     }
 
 
@@ -81,11 +84,12 @@ def load_policy(settings: Settings) -> PolicyBook:
 def build_runtime(settings: Settings, registry: Any = REGISTRY) -> Runtime:
     """Runtime with the process's metrics bundle and handler context."""
     names = TopicNames(settings.topic_prefix)
+    metrics = build_metrics(registry)
     return Runtime(
         settings=settings,
         names=names,
-        metrics=build_metrics(registry),
-        context=HandlerContext(names=names, policy=load_policy(settings)),
+        metrics=metrics,
+        context=HandlerContext(names=names, policy=load_policy(settings), metrics=metrics),
     )
 
 

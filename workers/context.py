@@ -22,3 +22,7 @@ class HandlerContext:
     names: TopicNames
     policy: Any = None  # workers.rules.policy.PolicyBook
     clock: Callable[[], datetime] = field(default=utc_now)
+    #: the process's metrics bundle (None in tests that drive handlers directly); handlers
+    #: count domain events (callbacks_total, escalations_total) here — a batch retried
+    #: after a transient failure may count twice, which a rate() never notices
+    metrics: Any = None

@@ -11,6 +11,7 @@ from workers.handlers.common import claim_batch, lock_subjects, timeline_row
 from workers.handlers.effects import CaseRow, ClockOp, Effects, data_hash, flush
 from workers.handlers.parking import take_parked
 from workers.handlers.review_apply import add_clock_ops, apply_case_review
+from workers.handlers.settlements import settle_parked
 from workers.monitor.surge import count_reports
 from workers.records import Incoming
 from workers.rules.case_lifecycle import CaseStatus, apply_case_reported, on_dispatch_requested
@@ -51,6 +52,7 @@ async def apply_case_reported_batch(
         fx.reviews[facts.review_id] = facts.row(outcome)
         fx.unparked.append((facts.source, facts.event_id))
     await flush(conn, fx)
+    await settle_parked(conn, {row[0] for row in fx.payouts}, ctx)  # SPEC §4.8 parking
     return outcomes
 
 

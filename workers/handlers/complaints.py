@@ -179,7 +179,7 @@ async def apply_complaint_filed_batch(
         rows.append((d.complaint_id, d.case_id, d.insurer, d.channel.value, d.category.value,
                      d.against_adjuster_id, complaint_owner(d.against_adjuster_id), status,
                      merged_into, cities.get(d.case_id or ""), d.filed_at, due, item.source,
-                     item.event_id, data_hash(d)))
+                     item.event_id, data_hash(d), d.received_by))
         fx.vault("complaint", d.complaint_id, item.source, item.event_id, {
             "description": d.description, "complainant_name": d.complainant.name,
             "complainant_phone": d.complainant.phone})
@@ -217,5 +217,5 @@ async def _insert(conn: Any, rows: list[tuple[Any, ...]]) -> None:
             await cur.executemany(
                 "INSERT INTO complaints (complaint_id, case_id, insurer, channel, category,"
                 " against_adjuster_id, owner, status, merged_into, city, filed_at, due_at,"
-                " source, event_id, data_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-                " %s, %s, %s, %s, %s)", rows)
+                " source, event_id, data_hash, received_by) VALUES (%s, %s, %s, %s, %s, %s, %s,"
+                " %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)

@@ -174,7 +174,9 @@ def _apply_transition(case: CaseRow, t: Transition, facts: ReviewFacts, policy: 
                            case.report_no, t.payout.amount, t.payout.approval_path.value,
                            t.payout.approved_at, t.payout.pay_by, case.cat_code, event_id))
         fx.output("payout.approved", PAYOUT_APPROVED, case.case_id, data, event_id, ctx.clock())
-        start_payment_clock(fx, case, t.payout.approved_at, t.payout.pay_by, policy)
+        if ctx.policy.payment_tracking(case.insurer):
+            start_payment_clock(fx, case, t.payout.approved_at,
+                                ctx.policy.payment_window(case.insurer, case.line), policy)
 
 
 def _notices(case: CaseRow, before: CaseStatus, t: Transition, facts: ReviewFacts,
@@ -194,13 +196,11 @@ def _notices(case: CaseRow, before: CaseStatus, t: Transition, facts: ReviewFact
 
 
 def start_payment_clock(fx: Effects, case: CaseRow, approved_at: datetime,
-                        pay_by: datetime, policy: Any) -> None:
-    """The ``payment`` clock (SPEC §4.4 v2): approved_at → pay_by, unless the insurer has
-    no settlement feed (``payment_tracking = false``). A case clock (at most one payout
+                        window: timedelta, policy: Any) -> None:
+    """The ``payment`` clock (SPEC §4.4 v2): from approved_at, window ``sla.payment`` (default
+    pay_by − approved_at = 10 days); callers skip it for an insurer without a settlement
+    feed (``payment_tracking = false``). A case clock (at most one payout
     per case), so it escalates to the case owner and withdrawal rules see it."""
-    if not getattr(policy, "payment_tracking", True):
-        return
-    window = pay_by - approved_at
     fx.clock_ops.append(ClockOp(
         "start", "case", case.case_id, Clock.PAYMENT.value, approved_at, window,
         window * float(policy.sla.warn_fraction), case.insurer, case.line, case.province))

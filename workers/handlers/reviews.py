@@ -21,6 +21,7 @@ from workers.handlers.effects import ClockOp, Effects, data_hash, flush, load_ca
 from workers.handlers.parking import park
 from workers.handlers.review_apply import ReviewFacts, apply_case_review
 from workers.handlers.routing import drain
+from workers.handlers.settlements import settle_parked
 from workers.records import Incoming
 from workers.rules.sla import Clock
 
@@ -81,6 +82,7 @@ async def apply_review_completed_batch(
         await drain(conn, fx.freed_provinces, freed_at, ctx, fx)
     await save_complaints(conn, complaints)
     await flush(conn, fx)
+    await settle_parked(conn, {row[0] for row in fx.payouts}, ctx)  # SPEC §4.8 parking
     return outcomes
 
 

@@ -99,6 +99,15 @@ async def data_quality_conditions(conn: Any, now: datetime, policy: Policy,
                       f"{len(rows)} parked subject(s) unknown for more than 24 h")]
 
 
+async def payment_failed_conditions(conn: Any, now: datetime, policy: Policy) -> list[Condition]:
+    """Insurers with a payout whose latest settlement failed (SPEC §4.8): open while any."""
+    cur = await conn.execute(
+        "SELECT insurer, count(*) FROM payouts WHERE status = 'failed' GROUP BY insurer")
+    return [Condition({"insurer": insurer}, "warning", float(n), 0.0,
+                      f"{n} payout(s) of {insurer} failed and not paid since")
+            for insurer, n in await cur.fetchall()]
+
+
 async def run_checks(conn: Any, now: datetime, ctx: HandlerContext, fx: Effects) -> None:
     """One round of every §4.6 check, reconciled into alerts."""
     policy: Policy = ctx.policy.default
@@ -109,5 +118,6 @@ async def run_checks(conn: Any, now: datetime, ctx: HandlerContext, fx: Effects)
         ("sla_breach", await breach_conditions(conn, now, policy)),
         ("group_complaint", await group_complaint_conditions(conn, now, policy)),
         ("data_quality", await data_quality_conditions(conn, now, policy, fx)),
+        ("payment_failed", await payment_failed_conditions(conn, now, policy)),
     ):
         await reconcile(conn, kind, conditions, now, n, ctx, fx)

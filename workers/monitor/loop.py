@@ -20,6 +20,7 @@ from infra.db import unit_of_work
 from infra.metrics import Metrics
 from infra.outbox import outbox_backlog
 from workers.context import HandlerContext
+from workers.escalations import count_escalations, raise_clock_escalations
 from workers.handlers.effects import Effects, flush
 from workers.monitor.health import run_checks
 from workers.monitor.surge import close_windows
@@ -30,15 +31,27 @@ log = logging.getLogger(__name__)
 LagRow = tuple[str, int, int, float]  # topic, partition, lag messages, lag seconds
 LagProbe = Callable[[datetime], Iterable[LagRow]]
 STAGES = ("survey", "initial", "second", "joint")
-KINDS = ("surge", "backlog", "sla_breach", "consumer_lag", "group_complaint", "data_quality")
+KINDS = ("surge", "backlog", "sla_breach", "consumer_lag", "group_complaint", "data_quality",
+         "payment_failed")
 
 
-async def sweep_once(pool: AsyncConnectionPool, now: datetime, metrics: Metrics) -> int:
-    """One sweep transaction; returns marks set."""
+async def sweep_once(pool: AsyncConnectionPool, now: datetime, metrics: Metrics,
+                     ctx: HandlerContext | None = None) -> int:
+    """One sweep transaction; returns marks set.
+
+    With ``ctx``, the same transaction raises the escalations of every mark not escalated
+    yet (SPEC §4.11): the ones just set and those a pause or stop settled meanwhile.
+    """
+    raised = []
     async with unit_of_work(pool) as uow:
         result = await sweep_clocks(uow.conn, now)
+        if ctx is not None:
+            fx = Effects()
+            raised = await raise_clock_escalations(uow.conn, ctx, fx)
+            await flush(uow.conn, fx)
         await uow.commit()
     count_sweep(metrics, result)
+    count_escalations(metrics, raised)
     return result.total
 
 
@@ -82,6 +95,13 @@ async def refresh_gauges(pool: AsyncConnectionPool, metrics: Metrics) -> None:
         pending: dict[str, int] = dict(await cur.fetchall())
         for stage in STAGES:
             metrics.pending_reviews.labels(stage=stage).set(pending.get(stage, 0))
+        cur = await conn.execute(
+            "SELECT count(*) FILTER (WHERE status <> 'paid'),"
+            " count(*) FILTER (WHERE status = 'failed') FROM payouts")
+        payouts = await cur.fetchone()
+        assert payouts is not None
+        metrics.payouts_unpaid.set(payouts[0])
+        metrics.payouts_failed.set(payouts[1])
         cur = await conn.execute(
             "SELECT kind, count(*) FROM alerts WHERE resolved_at IS NULL GROUP BY kind")
         open_kinds: dict[str, int] = dict(await cur.fetchall())
@@ -128,7 +148,7 @@ async def run_monitor(pool: AsyncConnectionPool, ctx: HandlerContext, metrics: M
     while not stop.is_set():
         now = ctx.clock()
         try:
-            while await sweep_once(pool, now, metrics) >= 2000:
+            while await sweep_once(pool, now, metrics, ctx) >= 2000:
                 pass  # a backlog of due clocks: keep sweeping before sleeping
             if lag_probe is not None:
                 await report_lag(pool, list(lag_probe(now)), now, metrics)

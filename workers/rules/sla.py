@@ -35,6 +35,7 @@ class Clock(StrEnum):
     DETERMINATION = "determination"
     COMPLAINT = "complaint"
     PAYMENT = "payment"  # v2: approved_at → earliest paid settlement (window: pay_by)
+    CALLBACK = "callback"  # v2: requested → result (§4.10)
 
 
 def window_for(clock: Clock, policy: Policy, urgency: str | None = None) -> timedelta:
@@ -57,6 +58,8 @@ def window_for(clock: Clock, policy: Policy, urgency: str | None = None) -> time
         Clock.JOINT_REVIEW: sla.joint_review,
         Clock.DETERMINATION: sla.determination,
         Clock.COMPLAINT: sla.complaint,
+        Clock.PAYMENT: sla.payment,
+        Clock.CALLBACK: sla.callback,
     }
     return windows[clock]
 

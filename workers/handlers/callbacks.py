@@ -1,0 +1,250 @@
+"""``callback-completed`` (回访 results, SPEC §4.10): attempts, result, clock, follow-up.
+
+Load → decide → write: the callbacks of the batch and their attempts are loaded under
+their ``callback:<id>`` locks, each attempt is decided with
+:func:`workers.rules.callbacks.callback_result` over the set of attempts (so any arrival
+order gives the same result), and the batch is written at the end. An attempt for a
+callback that has not been requested (sent) yet is parked and applied when it is.
+The business key is (``callback_id``, ``attempt``): a second event for it is a duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from schemas import CallbackCompleted
+from workers.context import HandlerContext
+from workers.escalations import count_escalations, record_escalations
+from workers.handlers.common import TimelineRow, claim_batch, lock_subjects, timeline_row
+from workers.handlers.effects import ClockOp, Effects, data_hash, flush
+from workers.records import Incoming
+from workers.rules.callbacks import AFTER_RESULT, Attempt, callback_result
+from workers.rules.escalations import DISSATISFIED, REPORT, SUPERVISOR, Escalation
+from workers.rules.sla import Clock
+
+
+@dataclass(frozen=True)
+class AttemptFacts:
+    """The non-personal facts of a callback.completed (the comment lives in the vault)."""
+
+    callback_id: str
+    attempt: int
+    outcome: str
+    satisfaction: int | None
+    praise: bool
+    report: bool
+    agent_id: str
+    completed_at: datetime
+    source: str
+    event_id: str
+    data_hash: str
+
+    @classmethod
+    def of(cls, item: Incoming) -> AttemptFacts:
+        """Facts of an incoming event."""
+        d: CallbackCompleted = item.event.data
+        return cls(str(d.callback_id), d.attempt, d.outcome.value, d.satisfaction, d.praise,
+                   d.report, d.agent_id, d.completed_at, item.source, item.event_id,
+                   data_hash(d))
+
+    def payload(self) -> str:
+        """JSON for ``parked_events.payload``."""
+        return json.dumps(asdict(self) | {"completed_at": self.completed_at.isoformat()})
+
+    @classmethod
+    def from_payload(cls, raw: dict[str, Any]) -> AttemptFacts:
+        """Inverse of :meth:`payload`."""
+        return cls(**(raw | {"completed_at": datetime.fromisoformat(raw["completed_at"])}))
+
+    @property
+    def rule(self) -> Attempt:
+        """The attempt as the rules see it."""
+        return Attempt(self.attempt, self.outcome, self.completed_at, self.satisfaction,
+                       self.praise, self.report)
+
+
+@dataclass
+class CallbackRow:
+    """A sent callback request with its applied attempts."""
+
+    callback_id: str
+    kind: str
+    case_id: str | None
+    complaint_id: str | None
+    insurer: str
+    status: str
+    stopped_at: datetime | None
+    attempts: dict[int, AttemptFacts] = field(default_factory=dict)
+    new_attempts: list[tuple[AttemptFacts, str]] = field(default_factory=list)
+    dirty: bool = False
+
+
+async def apply_callback_completed_batch(
+    conn: Any, items: Sequence[Incoming], ctx: HandlerContext
+) -> list[str]:
+    """Apply a batch of callback.completed events; one outcome per event."""
+    outcomes, todo = await claim_batch(conn, "callback-completed", items)
+    if not todo:
+        return outcomes
+    facts = [(n, item, AttemptFacts.of(item)) for n, item in todo]
+    await lock_subjects(conn, [f"callback:{f.callback_id}" for _, _, f in facts])
+    rows = await load_callbacks(conn, {f.callback_id for _, _, f in facts})
+    fx = Effects()
+    for n, item, f in facts:
+        fx.vault("callback_attempt", f"{f.callback_id}:{f.attempt}", f.source, f.event_id,
+                 {"comment": item.event.data.comment})
+        row = rows.get(f.callback_id)
+        if row is None:
+            fx.parked.append((f.source, f.event_id, "callback", f.callback_id, f.completed_at,
+                              f.payload()))
+            fx.timeline.append(timeline_row(item, "parked", "waiting for its callback request"))
+            outcomes[n] = "parked"
+            continue
+        outcomes[n] = apply_attempt(row, f, fx)
+        fx.timeline.append(timeline_row(item, outcomes[n], f"attempt {f.attempt} {f.outcome}"))
+    await save_callbacks(conn, rows, fx, ctx)
+    await flush(conn, fx)
+    return outcomes
+
+
+def apply_attempt(row: CallbackRow, f: AttemptFacts, fx: Effects) -> str:
+    """Record one attempt and recompute the callback's result; returns the outcome."""
+    known = row.attempts.get(f.attempt)
+    if known is not None:
+        if known.data_hash != f.data_hash:
+            fx.dq("conflicting_duplicate", "callback", row.callback_id,
+                  f"attempt {f.attempt} already recorded with different data",
+                  "callback.completed", f.source, f.event_id, f.completed_at)
+        return "duplicate"
+    if row.status == "cancelled":
+        fx.dq("callback_cancelled", "callback", row.callback_id,
+              f"attempt {f.attempt} for a cancelled callback", "callback.completed",
+              f.source, f.event_id, f.completed_at)
+        row.new_attempts.append((f, "refused"))
+        return "refused"
+    row.attempts[f.attempt] = f
+    row.new_attempts.append((f, "applied"))
+    row.dirty = True
+    return "applied"
+
+
+async def save_callbacks(conn: Any, rows: dict[str, CallbackRow], fx: Effects,
+                         ctx: HandlerContext) -> None:
+    """Write attempts, results, clock stops and follow-up escalations of changed callbacks."""
+    attempts = [(r.callback_id, f.attempt, f.outcome, f.satisfaction, f.praise, f.report,
+                 f.agent_id, f.completed_at, applied, f.source, f.event_id, f.data_hash)
+                for r in rows.values() for f, applied in r.new_attempts]
+    if attempts:
+        await conn.execute(
+            "INSERT INTO callback_attempts (callback_id, attempt, outcome, satisfaction,"
+            " praise, report, agent_id, completed_at, applied, source, event_id, data_hash)"
+            " SELECT * FROM unnest(%b::text[], %b::int[], %b::text[], %b::int[], %b::bool[],"
+            " %b::bool[], %b::text[], %b::timestamptz[], %b::text[], %b::text[], %b::text[],"
+            " %b::text[]) ON CONFLICT DO NOTHING", [list(c) for c in zip(*attempts, strict=True)])
+    escalations: list[Escalation] = []
+    for r in rows.values():
+        if r.dirty:
+            escalations += await _settle(conn, r, fx, ctx)
+        for f, applied in r.new_attempts:
+            if applied == "applied" and ctx.metrics is not None:
+                ctx.metrics.callbacks_total.labels(kind=r.kind, outcome=f.outcome).inc()
+    raised = await record_escalations(conn, fx, escalations, ctx.clock())
+    if ctx.metrics is not None:
+        count_escalations(ctx.metrics, raised)
+
+
+async def _settle(conn: Any, r: CallbackRow, fx: Effects,
+                  ctx: HandlerContext) -> list[Escalation]:
+    result = callback_result(a.rule for a in r.attempts.values())
+    res = result.result
+    await conn.execute(
+        "UPDATE callbacks SET status = %s, result_attempt = %s, satisfaction = %s,"
+        " praise = %s, report = %s, completed_at = %s WHERE callback_id = %s",
+        (result.status, res.attempt if res else None, res.satisfaction if res else None,
+         bool(res and res.praise), bool(res and res.report), result.stopped_at, r.callback_id))
+    for n in result.after_result:
+        a = r.attempts[n]
+        fx.dq(AFTER_RESULT, "callback", r.callback_id,
+              f"attempt {n} after the result (attempt {res.attempt if res else '?'})",
+              "callback.completed", a.source, a.event_id, a.completed_at)
+    if result.stopped_at is not None and result.stopped_at != r.stopped_at:
+        if r.stopped_at is None:
+            fx.clock_ops.append(ClockOp("stop", "callback", r.callback_id,
+                                        Clock.CALLBACK.value, result.stopped_at))
+        else:  # an earlier attempt arrived late: the clock stops at its result instead
+            await restop_callback_clock(conn, r.callback_id, result.stopped_at)
+    if res is None:
+        return []
+    sup = ctx.policy.supervisor(r.insurer)
+    out = []
+    if result.dissatisfied:
+        out.append(_follow_up(r, DISSATISFIED, sup, res.completed_at,
+                              f"dissatisfied (satisfaction {res.satisfaction}) on the {r.kind}"
+                              f" callback"))
+    if res.report:
+        out.append(_follow_up(r, REPORT, sup, res.completed_at,
+                              f"misconduct reported (举报) on the {r.kind} callback"))
+    return out
+
+
+def _follow_up(r: CallbackRow, cause: str, to: str, at: datetime, what: str) -> Escalation:
+    subject = f"case {r.case_id}" if r.case_id else f"complaint {r.complaint_id}"
+    return Escalation("callback", r.callback_id, r.case_id, r.complaint_id, cause, SUPERVISOR,
+                      to, at, None, f"{what} of {subject}", r.insurer)
+
+
+async def restop_callback_clock(conn: Any, cid: str, at: datetime) -> None:
+    """Move a stopped callback clock's stop to ``at`` and re-settle its marks there (a
+    callback clock never pauses, so this is ``rules.sla.final_marks_on_stop`` at ``at``)."""
+    await conn.execute(
+        "UPDATE sla_clocks SET stopped_at = greatest(%(at)s, started_at),"
+        " warned_at = CASE WHEN warn_at < %(at)s THEN warn_at END,"
+        " breached_at = CASE WHEN due_at < %(at)s THEN due_at END,"
+        " breach_seen_at = CASE WHEN due_at < %(at)s THEN breach_seen_at END"
+        " WHERE subject_type = 'callback' AND subject_id = %(cid)s AND clock = 'callback'",
+        {"at": at, "cid": cid})
+
+
+async def load_callbacks(conn: Any, ids: set[str]) -> dict[str, CallbackRow]:
+    """The sent (enqueued) callbacks among ``ids`` with their applied attempts."""
+    if not ids:
+        return {}
+    cur = await conn.execute(
+        "SELECT b.callback_id, b.kind, b.case_id, b.complaint_id, b.insurer, b.status,"
+        " c.stopped_at FROM callbacks b LEFT JOIN sla_clocks c ON c.subject_type = 'callback'"
+        " AND c.subject_id = b.callback_id AND c.clock = 'callback'"
+        " WHERE b.callback_id = ANY(%b) AND b.enqueued", (list(ids),))
+    rows = {r[0]: CallbackRow(*r) for r in await cur.fetchall()}
+    if rows:
+        cur = await conn.execute(
+            "SELECT callback_id, attempt, outcome, satisfaction, praise, report, agent_id,"
+            " completed_at, source, event_id, data_hash FROM callback_attempts"
+            " WHERE callback_id = ANY(%b) AND applied = 'applied'", (list(rows),))
+        for a in await cur.fetchall():
+            rows[a[0]].attempts[a[1]] = AttemptFacts(*a)
+    return rows
+
+
+async def apply_parked_attempts(conn: Any, fx: Effects, ctx: HandlerContext,
+                                ids: Sequence[str]) -> None:
+    """Apply attempts parked for these (just sent) callbacks, in data-time order."""
+    cur = await conn.execute(
+        "SELECT payload FROM parked_events WHERE subject_type = 'callback'"
+        " AND subject_id = ANY(%b) ORDER BY data_time, event_id", (list(ids),))
+    parked = [AttemptFacts.from_payload(r[0]) for r in await cur.fetchall()]
+    if not parked:
+        return
+    rows = await load_callbacks(conn, {f.callback_id for f in parked})
+    for f in parked:
+        row = rows.get(f.callback_id)
+        if row is not None:
+            outcome = apply_attempt(row, f, fx)
+            fx.unparked.append((f.source, f.event_id))
+            fx.timeline.append(TimelineRow(row.case_id, row.complaint_id, "callback.completed",
+                                           f.completed_at, f.source, f.event_id, outcome,
+                                           f"attempt {f.attempt} {f.outcome}"))
+    await save_callbacks(conn, rows, fx, ctx)
