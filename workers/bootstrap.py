@@ -18,6 +18,7 @@ from infra.pii_fill import PoolVaultReader
 from infra.settings import Settings
 from topics import (
     CASE_REPORTED,
+    CASE_WITHDRAWN,
     COMPLAINT_FILED,
     DISPATCH_REQUESTED,
     PAYMENT_SETTLED,
@@ -31,6 +32,7 @@ from workers.handlers.complaints import apply_complaint_filed_batch
 from workers.handlers.dispatches import apply_dispatch_requested_batch
 from workers.handlers.reviews import apply_review_completed_batch
 from workers.handlers.settlements import apply_payment_settled_batch
+from workers.handlers.withdrawals import apply_case_withdrawn_batch
 from workers.monitor.loop import run_monitor
 from workers.ops_page import render_ops_page
 from workers.pipeline import Handler
@@ -64,6 +66,7 @@ def handlers() -> dict[str, Handler]:
         REVIEW_COMPLETED: apply_review_completed_batch,
         COMPLAINT_FILED: apply_complaint_filed_batch,
         PAYMENT_SETTLED: apply_payment_settled_batch,
+        CASE_WITHDRAWN: apply_case_withdrawn_batch,
     }
 
 

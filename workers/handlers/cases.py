@@ -7,11 +7,17 @@ from typing import Any
 
 from schemas import CaseReported
 from workers.context import HandlerContext
-from workers.handlers.common import claim_batch, lock_subjects, timeline_row
+from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects, timeline_row
 from workers.handlers.effects import CaseRow, ClockOp, Effects, data_hash, flush
 from workers.handlers.parking import take_parked
-from workers.handlers.review_apply import add_clock_ops, apply_case_review
+from workers.handlers.review_apply import ReviewFacts, add_clock_ops, apply_case_review
 from workers.handlers.settlements import settle_parked
+from workers.handlers.withdrawals import (
+    WithdrawalFacts,
+    apply_withdrawal,
+    save_withdrawals,
+    take_parked_withdrawals,
+)
 from workers.monitor.surge import count_reports
 from workers.records import Incoming
 from workers.rules.case_lifecycle import CaseStatus, apply_case_reported, on_dispatch_requested
@@ -47,13 +53,33 @@ async def apply_case_reported_batch(
         _start_case(fx, item, dispatched.get(item.event.data.case_id), ctx)
     if new:
         fx.release_notices({i.event.data.case_id for i in new}, ctx.clock())
-    for facts in await take_parked(conn, "case", set(fx.cases)):
-        outcome = await apply_case_review(conn, facts, fx.cases[str(facts.case_id)], ctx, fx)
-        fx.reviews[facts.review_id] = facts.row(outcome)
-        fx.unparked.append((facts.source, facts.event_id))
+    await _apply_parked(conn, set(fx.cases), ctx, fx)
     await flush(conn, fx)
     await settle_parked(conn, {row[0] for row in fx.payouts}, ctx)  # SPEC §4.8 parking
     return outcomes
+
+
+async def _apply_parked(conn: Any, case_ids: set[str], ctx: HandlerContext,
+                        fx: Effects) -> None:
+    """Reviews and withdrawals that waited for these cases, in data-time then event-id
+    order (so a review after a withdrawal is refused as if it had come later)."""
+    reviews = await take_parked(conn, "case", case_ids)
+    withdrawals = await take_parked_withdrawals(conn, case_ids)
+    if withdrawals:  # cancelling dispatches frees load: routing is serialised
+        await lock_subjects(conn, [ROUTING_LOCK])
+    waiting: list[tuple[Any, str, ReviewFacts | WithdrawalFacts]] = (
+        [(r.completed_at, r.event_id, r) for r in reviews]
+        + [(w.withdrawn_at, w.event_id, w) for w in withdrawals])
+    rows = []
+    for _, _, facts in sorted(waiting, key=lambda t: (t[0], t[1])):
+        case = fx.cases[str(facts.case_id)]
+        if isinstance(facts, WithdrawalFacts):
+            rows.append(facts.row(await apply_withdrawal(conn, facts, case, ctx, fx)))
+        else:
+            outcome = await apply_case_review(conn, facts, case, ctx, fx)
+            fx.reviews[facts.review_id] = facts.row(outcome)
+        fx.unparked.append((facts.source, facts.event_id))
+    await save_withdrawals(conn, rows)
 
 
 def _duplicate(fx: Effects, item: Incoming, differs: bool) -> None:

@@ -19,6 +19,7 @@ from workers.rules.case_lifecycle import (
     CaseStatus,
     ClockEffects,
     Decision,
+    RefusalCode,
     ReviewInput,
     Stage,
     Transition,
@@ -29,6 +30,7 @@ from workers.rules.case_lifecycle import (
 )
 from workers.rules.four_eyes import SAME_REVIEWER, PriorDecision, four_eyes_refusal
 from workers.rules.sla import Clock, window_for
+from workers.rules.withdrawal import ORDER_CONFLICT, review_order_conflict
 
 ZERO = timedelta(0)
 
@@ -134,6 +136,11 @@ async def apply_case_review(
     if not t.accepted:
         detail = t.refusal.detail if t.refusal else "refused"
         code = t.refusal.code.value if t.refusal else "refused"
+        if code == RefusalCode.CASE_WITHDRAWN and review_order_conflict(
+                facts.completed_at, case.withdrawn_at):  # the §4.9 race, recorded
+            fx.dq(ORDER_CONFLICT, "case", case.case_id, "review earlier than the withdrawal"
+                  " that was applied first", "review.completed", facts.source, facts.event_id,
+                  facts.completed_at)
         return _refuse(case, facts, code, detail, fx)
     _apply_transition(case, t, facts, policy, fx, ctx)
     fx.timeline.append(facts.timeline("applied", f"case {case.state.status}"))
