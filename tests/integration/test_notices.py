@@ -20,6 +20,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from infra.kafka import AsyncPublisher
+from infra.metrics import build_metrics
 from infra.outbox import relay_once
 from infra.pii_fill import PoolVaultReader
 from schemas import notice_id
@@ -28,6 +29,7 @@ from tests.integration import builders as b
 from tests.integration.inproc import FakeClock, apply, context
 from tests.integration.kafka_helpers import read_all
 from topics import CUSTOMER_NOTICES, TopicNames
+from workers.monitor.loop import sweep_once
 from workers.roster import parse_roster, replace_roster
 
 pytestmark = pytest.mark.integration
@@ -179,3 +181,28 @@ def test_a_row_whose_pii_is_missing_is_held_back_and_the_rest_go_out(
     assert [json.loads(r.value)["data"]["case_id"] for r in got] == ["C-2"]
     params = json.loads(got[0].value)["data"]["params"]
     assert params == {"decision": "rejected", "amount": None, "pay_by": None}
+
+
+def test_the_delay_notice_goes_once_at_the_determination_warning_mark(dsn: str) -> None:
+    async def scenario() -> None:
+        clock = FakeClock(b.T0 + timedelta(days=25))
+        ctx = context(clock)
+        pool = await _pool(dsn)
+        try:
+            await apply(pool, "case-reported", [b.case("C-1"), b.case("C-2")], ctx)
+            # C-2 is decided before its warning instant: no delay notice
+            await apply(pool, "review-completed", [
+                b.review("R-2", "C-2", "initial", "rejected", at=60)], ctx)
+            for _ in range(2):  # a second sweep (or sweeper) requests nothing more
+                await sweep_once(pool, clock.now, build_metrics(), ctx)
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())
+    warn = b.T0 + timedelta(days=24)  # 80 % of 30 days
+    rows = _rows(dsn, "SELECT notice_id, case_id, created_at, due_by FROM rm_notices"
+                      " WHERE kind = 'delay'")
+    assert rows == [(notice_id("delay", "C-1", "determination"), "C-1", warn,
+                     warn + timedelta(hours=1))]
+    params = [e["data"]["params"] for e in _outbox(dsn) if e["data"]["kind"] == "delay"]
+    assert len(params) == 1 and params[0]["clock"] == "determination"

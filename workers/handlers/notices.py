@@ -21,7 +21,14 @@ from infra.outbox import OutboxItem
 from infra.pii_fill import PiiRef, complainant_of, reporter_of, review_reason
 from schemas import NoticeRequested, build_output
 from topics import CUSTOMER_NOTICES
-from workers.rules.notices import COMPLAINT_EXTENDED, COMPLAINT_KINDS, Notice, suppressed_by_withdrawal
+from workers.rules.notices import (
+    COMPLAINT_EXTENDED,
+    COMPLAINT_KINDS,
+    DELAY,
+    Notice,
+    delay,
+    suppressed_by_withdrawal,
+)
 
 TOPIC = CUSTOMER_NOTICES
 TYPE = "notice.requested"
@@ -110,3 +117,23 @@ async def write_notices(conn: Any, notices: Sequence[Notice], case_ids: Iterable
         await conn.execute("DELETE FROM notices WHERE notice_id = ANY(%b)", (dropped,))
     return items
 
+
+
+async def request_delay_notices(conn: Any, fx: Any, now: datetime, limit: int = 1000) -> int:
+    """``delay`` notices for determination clocks whose warning mark is set (SPEC §4.12).
+
+    Run in the sweeper's transaction, so it sees every mark, whether the sweeper set it or
+    a decision settled it after its warning instant: live runs and replays request the same
+    notice (trigger ``determination``, time = the mark). Several sweepers at once request
+    it once (``notices`` is keyed by the notice id). Returns how many were requested.
+    """
+    cur = await conn.execute(
+        "SELECT c.subject_id, c.warned_at, c.due_at FROM sla_clocks c"
+        " WHERE c.subject_type = 'case' AND c.clock = 'determination'"
+        " AND c.warned_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM notices n"
+        " WHERE n.case_id = c.subject_id AND n.kind = %s) ORDER BY c.subject_id LIMIT %s",
+        (DELAY, limit))
+    rows = await cur.fetchall()
+    for case_id, warned_at, due_at in rows:
+        fx.notice(delay(case_id, warned_at, due_at), now)
+    return len(rows)

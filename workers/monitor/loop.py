@@ -22,6 +22,7 @@ from infra.outbox import outbox_backlog
 from workers.context import HandlerContext
 from workers.escalations import count_escalations, raise_clock_escalations
 from workers.handlers.effects import Effects, flush
+from workers.handlers.notices import request_delay_notices
 from workers.monitor.health import run_checks
 from workers.monitor.surge import close_windows
 from workers.monitor.sweeper import count_sweep, sweep_clocks
@@ -48,6 +49,7 @@ async def sweep_once(pool: AsyncConnectionPool, now: datetime, metrics: Metrics,
         if ctx is not None:
             fx = Effects()
             raised = await raise_clock_escalations(uow.conn, ctx, fx)
+            await request_delay_notices(uow.conn, fx, ctx.clock())
             await flush(uow.conn, fx)
         await uow.commit()
     count_sweep(metrics, result)
