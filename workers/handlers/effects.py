@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from infra.outbox import OutboxItem, enqueue
+from infra.pii_fill import PiiRef
 from schemas import build_output
 from workers.handlers.common import TimelineRow, record_data_quality, write_timeline
 from workers.handlers.notices import write_notices
@@ -105,10 +106,11 @@ class Effects:
         self.notice_time = now
 
     def output(self, type_: str, topic: str, key: str, data: BaseModel, event_id: str,
-               now: datetime) -> None:
-        """Queue an output event for the outbox."""
+               now: datetime, pii: PiiRef = ()) -> None:
+        """Queue an output event for the outbox. ``pii``: fields the relay fills from the
+        vault at publish time (their values in ``data`` are placeholders, never stored)."""
         value = build_output(type_, data, key, event_id, now)
-        self.outbox.append(OutboxItem(topic, key, value, event_id))
+        self.outbox.append(OutboxItem(topic, key, value, event_id, pii))
 
     def dq(self, kind: str, subject_type: str, subject_id: str, detail: str,
            event_type: str | None = None, source: str | None = None,
