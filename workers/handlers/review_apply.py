@@ -29,7 +29,7 @@ from workers.rules.case_lifecycle import (
     payout_id,
 )
 from workers.rules.four_eyes import SAME_REVIEWER, PriorDecision, four_eyes_refusal
-from workers.rules.sla import Clock, window_for
+from workers.rules.sla import Clock, ClockOpKind, warn_offset, window_for
 from workers.rules.withdrawal import ORDER_CONFLICT, review_order_conflict
 
 ZERO = timedelta(0)
@@ -209,20 +209,20 @@ def start_payment_clock(fx: Effects, case: CaseRow, approved_at: datetime,
     feed (``payment_tracking = false``). A case clock (at most one payout
     per case), so it escalates to the case owner and withdrawal rules see it."""
     fx.clock_ops.append(ClockOp(
-        "start", "case", case.case_id, Clock.PAYMENT.value, approved_at, window,
-        window * float(policy.sla.warn_fraction), case.insurer, case.line, case.province))
+        ClockOpKind.START, "case", case.case_id, Clock.PAYMENT.value, approved_at, window,
+        warn_offset(window, policy.sla.warn_fraction), case.insurer, case.line, case.province))
 
 
 def add_clock_ops(fx: Effects, case: CaseRow, effects: ClockEffects, at: datetime,
                   policy: Any) -> None:
     """Case clock effects as ops, in the order resume, pause, stop, start."""
-    for op, clocks in (("resume", effects.resume), ("pause", effects.pause),
-                       ("stop", effects.stop), ("start", effects.start)):
+    for op, clocks in ((ClockOpKind.RESUME, effects.resume), (ClockOpKind.PAUSE, effects.pause),
+                       (ClockOpKind.STOP, effects.stop), (ClockOpKind.START, effects.start)):
         for clock in clocks:
-            window = window_for(clock, policy) if op == "start" else ZERO
+            window = window_for(clock, policy) if op is ClockOpKind.START else ZERO
             fx.clock_ops.append(ClockOp(
                 op, "case", case.case_id, clock.value, at, window,
-                window * float(policy.sla.warn_fraction), case.insurer, case.line,
+                warn_offset(window, policy.sla.warn_fraction), case.insurer, case.line,
                 case.province,
             ))
 

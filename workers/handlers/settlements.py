@@ -35,7 +35,7 @@ from workers.rules.payments import (
     payout_state,
     resolves_failure,
 )
-from workers.rules.sla import Clock
+from workers.rules.sla import Clock, ClockOpKind
 
 PARK_SUBJECT = "payout"
 
@@ -112,7 +112,6 @@ class _Batch:
     cases: dict[str, CaseRow]
     known: dict[str, str]
     rows: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-    restops: list[tuple[str, datetime]] = field(default_factory=list)
     escalations: list[Escalation] = field(default_factory=list)
 
 
@@ -183,8 +182,7 @@ def _apply(f: SettlementFacts, b: _Batch, ctx: HandlerContext, fx: Effects) -> s
     case = b.cases.get(payout.case_id)
     if case is not None:
         detail += _close_or_reopen(case, after.closed_at, f.settled_at, fx)
-        _clock_and_notice(f, payout, case, before.first_paid_at, after.first_paid_at, b, fx,
-                          ctx)
+        _clock_and_notice(f, payout, case, before.first_paid_at, after.first_paid_at, fx, ctx)
     if f.status != PAID:
         b.escalations.append(_failed_escalation(f, payout, ctx))
     fx.timeline.append(f.timeline("applied", detail))
@@ -224,18 +222,17 @@ def _close_or_reopen(case: CaseRow, closed_at: datetime | None, at: datetime,
 
 
 def _clock_and_notice(f: SettlementFacts, payout: PayoutRow, case: CaseRow,
-                      first_before: datetime | None, first_after: datetime | None, b: _Batch,
+                      first_before: datetime | None, first_after: datetime | None,
                       fx: Effects, ctx: HandlerContext) -> None:
     """Stop the payment clock at the earliest paid; tell the customer at the first close."""
     if first_after is None or first_after == first_before:
         return
+    # stop_earliest: an earlier paid arriving later moves the stop back (marks settled again)
+    fx.clock_ops.append(ClockOp(ClockOpKind.STOP_EARLIEST, "case", case.case_id,
+                                Clock.PAYMENT.value, first_after))
     if first_before is None:
-        fx.clock_ops.append(ClockOp("stop", "case", case.case_id, Clock.PAYMENT.value,
-                                    first_after))
         fx.notice(notices.payment_paid(case.case_id, payout.payout_id, payout.amount,
                                        f.settled_at), ctx.clock())
-    else:  # an earlier paid arrived later: the stop moves back (marks settled again)
-        b.restops.append((case.case_id, first_after))
 
 
 def _dq(fx: Effects, f: SettlementFacts, kind: str, detail: str) -> None:
@@ -297,13 +294,3 @@ async def _write(conn: Any, b: _Batch, fx: Effects, ctx: HandlerContext) -> None
     await flush(conn, fx)
     if ctx.metrics is not None:
         count_escalations(ctx.metrics, raised)
-    if b.restops:  # never paused, so no paused time to account for (as the dispatch clock)
-        await conn.execute(
-            "UPDATE sla_clocks c SET stopped_at = greatest(u.at, c.started_at),"
-            " warned_at = CASE WHEN c.warn_at < u.at THEN c.warn_at END,"
-            " breached_at = CASE WHEN c.due_at < u.at THEN c.due_at END,"
-            " breach_seen_at = CASE WHEN c.due_at < u.at THEN c.breach_seen_at END"
-            " FROM unnest(%b::text[], %b::timestamptz[]) AS u(case_id, at)"
-            " WHERE c.subject_type = 'case' AND c.subject_id = u.case_id AND c.clock = %s"
-            " AND c.stopped_at > greatest(u.at, c.started_at)",
-            ([c for c, _ in b.restops], [t for _, t in b.restops], Clock.PAYMENT.value))

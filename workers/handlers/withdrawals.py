@@ -22,7 +22,7 @@ from workers.handlers.common import ROUTING_LOCK, TimelineRow, claim_batch, lock
 from workers.handlers.effects import CaseRow, ClockOp, Effects, data_hash, flush, load_cases
 from workers.handlers.routing import drain
 from workers.records import Incoming
-from workers.rules.sla import Clock
+from workers.rules.sla import Clock, ClockOpKind
 from workers.rules.withdrawal import decide_withdrawal
 
 PARK_SUBJECT = "withdrawal"
@@ -124,7 +124,7 @@ async def apply_withdrawal(conn: Any, f: WithdrawalFacts, case: CaseRow, ctx: Ha
     case.updated_at = max(case.updated_at or f.withdrawn_at, f.withdrawn_at)
     case.dirty = True
     for clock in d.stop:
-        fx.clock_ops.append(ClockOp("stop", "case", case.case_id, clock.value, f.withdrawn_at))
+        fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "case", case.case_id, clock.value, f.withdrawn_at))
     freed = await _cancel_dispatches(conn, case, f.withdrawn_at, ctx, fx)
     await conn.execute(
         "UPDATE callbacks SET status = 'cancelled' WHERE case_id = %s AND status = 'requested'"
@@ -148,7 +148,7 @@ async def _cancel_dispatches(conn: Any, case: CaseRow, at: datetime, ctx: Handle
     for dispatch_id, was, province, adjuster_id, due in sorted(await cur.fetchall()):
         if was == "assigned":
             freed.add(province)
-        fx.clock_ops.append(ClockOp("stop", "dispatch", dispatch_id, Clock.SURVEY.value, at))
+        fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "dispatch", dispatch_id, Clock.SURVEY.value, at))
         data = DispatchAssigned(
             dispatch_id=dispatch_id, case_id=case.case_id, status="cancelled",
             adjuster_id=adjuster_id, decided_at=ctx.clock(), survey_due_by=due,

@@ -26,6 +26,7 @@ from workers.handlers.notices import request_delay_notices
 from workers.monitor.health import run_checks
 from workers.monitor.surge import close_windows
 from workers.monitor.sweeper import count_sweep, sweep_clocks
+from workers.ops_samples import sample_ops
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,7 @@ async def run_monitor(pool: AsyncConnectionPool, ctx: HandlerContext, metrics: M
                 last_check = now
                 await refresh_gauges(pool, metrics)
                 await check_once(pool, now, ctx, every)
+                await sample_ops(pool, now)  # ops page history; one process a minute
         except Exception as exc:  # a dependency failure: log, count, try again next round
             metrics.transient_errors_total.labels(component="monitor").inc()
             log.warning("monitor: %s; retrying in %.0f s", type(exc).__name__, sweep_every_s)
