@@ -29,6 +29,7 @@ from workers.handlers.effects import ClockOp, Effects, data_hash, flush, load_ca
 from workers.handlers.parking import park
 from workers.handlers.review_apply import ReviewFacts, apply_case_review
 from workers.handlers.routing import drain
+from workers.handlers.settlements import settle_parked
 from workers.records import Incoming
 from workers.rules.sla import Clock, ClockOpKind
 
@@ -42,6 +43,7 @@ def review_facts(item: Incoming) -> ReviewFacts:
         reviewer_id=d.reviewer_id, amount=d.amount, disputed=d.disputed,
         missing_documents=len(d.missing_documents or ()), completed_at=d.completed_at,
         source=item.source, event_id=item.event_id, data_hash=data_hash(d),
+        missing_documents_list=tuple(d.missing_documents or ()),
     )
 
 
@@ -92,6 +94,7 @@ async def apply_review_completed_batch(
                                               "survey" and f.decision == "completed"], ctx)
     requests += await closing_requests(conn, became_terminal(fx), ctx)
     await send_callbacks(conn, ctx, requests + complaint_requests(closed_now(complaints), ctx))
+    await settle_parked(conn, {row[0] for row in fx.payouts}, ctx)  # SPEC §4.8 parking
     return outcomes
 
 

@@ -15,6 +15,7 @@ from schemas import DispatchAssigned, dispatch_assigned_event_id
 from topics import DISPATCH_ASSIGNED
 from workers.context import HandlerContext
 from workers.handlers.effects import Effects
+from workers.rules import notices
 from workers.rules.routing import (
     Adjuster,
     DispatchRequest,
@@ -73,10 +74,13 @@ class Announcement:
     case_id: str
     decision: RouteDecision
     survey_due_by: datetime
+    #: data time of the assignment's trigger (request, freeing survey, roster load)
+    at: datetime | None = None
 
 
 def announce(fx: Effects, a: Announcement, ctx: HandlerContext) -> None:
-    """Queue dispatch.assigned (status assigned or queued) in the outbox."""
+    """Queue dispatch.assigned (status assigned or queued) in the outbox; an assignment
+    also tells the customer who comes and by when (notice ``dispatch_assigned``)."""
     status = "assigned" if a.decision.adjuster_id else "queued"
     data = DispatchAssigned(
         dispatch_id=a.dispatch_id, case_id=a.case_id, status=status,
@@ -85,6 +89,9 @@ def announce(fx: Effects, a: Announcement, ctx: HandlerContext) -> None:
     )
     event_id = dispatch_assigned_event_id(a.dispatch_id, status, a.decision.adjuster_id)
     fx.output("dispatch.assigned", DISPATCH_ASSIGNED, a.case_id, data, event_id, ctx.clock())
+    if a.decision.adjuster_id is not None and a.at is not None:
+        fx.notice(notices.dispatch_assigned(a.case_id, a.dispatch_id, a.decision.adjuster_id,
+                                            a.survey_due_by, a.at), ctx.clock())
 
 
 #: Queued requests read per round trip by ``drain``; a drain usually fills the freed
@@ -127,7 +134,7 @@ async def drain(conn: Any, provinces: set[str], at: datetime, ctx: HandlerContex
         in_city, in_province = _covers(roster.values())
     for dispatch_id, decision in assigned:
         case_id, due = info[dispatch_id]
-        announce(fx, Announcement(dispatch_id, case_id, decision, due), ctx)
+        announce(fx, Announcement(dispatch_id, case_id, decision, due, at), ctx)
     if assigned:
         await conn.execute(
             "UPDATE dispatches d SET status = 'assigned', adjuster_id = u.adjuster_id,"

@@ -21,6 +21,8 @@ EVENT_TYPES: dict[str, str] = {
     "review-completed": "review.completed",
     "complaint-filed": "complaint.filed",
     "callback-completed": "callback.completed",
+    "payment-settled": "payment.settled",
+    "case-withdrawn": "case.withdrawn",
 }
 
 
@@ -126,6 +128,11 @@ class Expected:
     payouts: dict[str, Decimal] = field(default_factory=dict)
     cat_cases: set[str] = field(default_factory=set)
     surge_sensitive: set[str] = field(default_factory=set)
+    #: v2: settlements published per status, each payout's final status, withdrawn cases
+    settlements: Counter[str] = field(default_factory=Counter)
+    payout_status: dict[str, str] = field(default_factory=dict)
+    withdrawn: set[str] = field(default_factory=set)
+    paid_once: set[str] = field(default_factory=set)  # payouts with at least one paid
 
     @property
     def payout_count(self) -> int:
