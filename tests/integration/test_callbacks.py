@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,7 @@ def test_dispatch_and_closing_callbacks_attempts_and_follow_up(
     adjuster = requested[0]["data"]["adjuster_id"]
     assert adjuster and requested[1]["data"]["adjuster_id"] == adjuster
     assert requested[0]["data"]["to"]["name"] is None  # PII filled at publish time only
-    assert requested[0]["data"]["due_by"] == (b.T0 + timedelta(hours=49)).isoformat()
+    assert datetime.fromisoformat(requested[0]["data"]["due_by"]) == b.T0 + timedelta(hours=49)
     rows = _rows(dsn, "SELECT callback_id, status, attempts, satisfaction, report, dissatisfied,"
                       " completed_at FROM rm_callbacks ORDER BY kind DESC")
     assert rows == [
@@ -127,10 +127,9 @@ def test_complaint_callbacks_and_late_complaints_make_closing_mandatory(
                                        complaint_id="CP-1")]),
     ])
     requested = [(r["data"]["kind"], r["data"]["reason"], r["data"]["complaint_id"],
-                  r["data"]["adjuster_id"], r["data"]["requested_at"])
+                  r["data"]["adjuster_id"], datetime.fromisoformat(r["data"]["requested_at"]))
                  for r in _outputs(dsn, "callback-requested")]
-    closing = ("closing", "mandatory", None, None, (b.T0 + timedelta(hours=2)).isoformat())
-    assert requested[0] == closing
+    assert requested[0] == ("closing", "mandatory", None, None, b.T0 + timedelta(hours=2))
     assert sorted(requested[1:]) == [
-        ("complaint", "mandatory", "CP-1", "ADJ-GD-0042", (b.T0 + timedelta(hours=3)).isoformat()),
-        ("complaint", "mandatory", "CP-2", None, (b.T0 + timedelta(hours=3)).isoformat())]
+        ("complaint", "mandatory", "CP-1", "ADJ-GD-0042", b.T0 + timedelta(hours=3)),
+        ("complaint", "mandatory", "CP-2", None, b.T0 + timedelta(hours=3))]

@@ -539,6 +539,18 @@ def test_callback_answers_match_the_requests_claimdesk_will_make(plain: SimRun) 
                 if is_sampled("dispatch", r["dispatch_id"], 20)}
     expected |= {callback_id("closing", r["case_id"]) for r in t["review-completed"]
                  if r["decision"] == "rejected"}
+    first_paid: dict[str, str] = {}
+    for st in sorted(t["payment-settled"], key=lambda x: x["settled_at"]):
+        if st["status"] == "paid":
+            first_paid.setdefault(st["case_id"], st["settled_at"])
+    filed = defaultdict(list)
+    for c in t["complaint-filed"]:
+        if "case_id" in c:
+            filed[c["case_id"]].append(c["filed_at"])
+    expected |= {callback_id("closing", case) for case, at in first_paid.items()
+                 if is_sampled("closing", case, 30) or any(
+                     datetime.fromisoformat(f) <= datetime.fromisoformat(at)
+                     for f in filed[case])}
     expected |= {callback_id("complaint", c["complaint_id"]) for c in t["complaint-filed"]}
     assert {a["callback_id"] for a in answers} == expected
     firsts = [a for a in answers if a["attempt"] == 1]

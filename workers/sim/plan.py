@@ -111,6 +111,7 @@ class Planner:
         if rng.random() < 0.05:
             self._complaint(c)
         add_v2_traffic(plan)  # settlements, withdrawals (own random stream)
+        self._closing_answers(c)
         return plan
 
     # ---------------------------------------------------------------- the review chain
@@ -307,6 +308,25 @@ class Planner:
         self._answer(c, "complaint", complaint_id, at, complaint_id=complaint_id,
                      case_id=plan.case_id if linked else None, key=key,
                      about=body.get("against_adjuster_id"))
+
+    def _closing_answers(self, c: _Case) -> None:
+        """结案回访 once the case's fate is known: none for a withdrawn case; at the first
+        ``paid`` for a closed one (sampled, or mandatory after a complaint)."""
+        plan = c.plan
+        closing = cb.callback_uuid("closing", plan.case_id)
+        if plan.status == "withdrawn":
+            plan.steps = [s for s in plan.steps if not (
+                s.topic == "callback-completed" and s.data["callback_id"] == closing)]
+            return
+        paid = [s.offset for s in plan.steps
+                if s.topic == "payment-settled" and s.data["status"] == "paid"]
+        if not paid:
+            return
+        at = min(paid)
+        complained = any(s.topic == "complaint-filed" and s.data.get("case_id") == plan.case_id
+                         and s.offset <= at for s in plan.steps)
+        if complained or cb.sampled("closing", plan.case_id, cb.CLOSING_PERCENT):
+            self._answer(c, "closing", plan.case_id, at)
 
     def _answer(self, c: _Case, kind: str, subject_id: str, at: timedelta, *,
                 complaint_id: str | None = None, case_id: str | None = None,
