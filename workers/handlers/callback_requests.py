@@ -94,7 +94,7 @@ async def release_callbacks(conn: Any, fx: Effects, ctx: HandlerContext,
     cur = await conn.execute(
         "SELECT b.callback_id, b.kind, b.case_id, b.complaint_id, b.dispatch_id,"
         " b.adjuster_id, b.reason, b.requested_at, b.due_by,"
-        " CASE WHEN b.kind = 'complaint' THEN p.insurer ELSE c.insurer END, c.status"
+        " CASE WHEN b.kind = 'complaint' THEN p.insurer ELSE c.insurer END, c.withdrawn_at"
         " FROM callbacks b LEFT JOIN cases c ON c.case_id = b.case_id"
         " LEFT JOIN complaints p ON p.complaint_id = b.complaint_id"
         " WHERE NOT b.enqueued AND b.status = 'requested'"
@@ -104,14 +104,15 @@ async def release_callbacks(conn: Any, fx: Effects, ctx: HandlerContext,
     await lock_subjects(conn, [f"callback:{r[0]}" for r in rows])
     now = ctx.clock()
     sent: list[tuple[str, str]] = []
-    cancelled: list[str] = []
+    cancelled: list[tuple[str, datetime, str]] = []
     for (cid, kind, case_id, complaint_id, dispatch_id, adjuster_id, reason, requested_at,
-         due_by, insurer, case_status) in rows:
+         due_by, insurer, withdrawn_at) in rows:
         if insurer is None:
             continue  # waits for its case
-        if kind != COMPLAINT and case_status == "withdrawn":
-            cancelled.append(cid)
-            continue
+        if kind != COMPLAINT and withdrawn_at is not None:
+            cancelled.append((cid, withdrawn_at, insurer))  # at the withdrawal (SPEC §4.9)
+            if requested_at >= withdrawn_at:
+                continue  # triggered after the withdrawal: never asked for
         data = CallbackRequested(
             callback_id=cid, kind=kind, case_id=case_id, complaint_id=complaint_id,
             dispatch_id=dispatch_id, adjuster_id=adjuster_id, insurer=insurer, reason=reason,
@@ -122,30 +123,22 @@ async def release_callbacks(conn: Any, fx: Effects, ctx: HandlerContext,
         fx.output("callback.requested", CALLBACK_REQUESTED, case_id or complaint_id, data, cid,
                   now, pii=pii)
         sent.append((cid, insurer))
+    if cancelled:
+        await conn.execute(
+            "UPDATE callbacks b SET cancelled_at = u.at, insurer = u.ins"
+            " FROM unnest(%b::text[], %b::timestamptz[], %b::text[]) AS u(cid, at, ins)"
+            " WHERE b.callback_id = u.cid AND b.cancelled_at IS NULL",
+            [[c for c, _, _ in cancelled], [a for _, a, _ in cancelled],
+             [i for _, _, i in cancelled]])
     if sent:
         await conn.execute(
             "UPDATE callbacks b SET enqueued = true, insurer = u.ins FROM unnest(%b::text[],"
             " %b::text[]) AS u(cid, ins) WHERE b.callback_id = u.cid",
             [[s[0] for s in sent], [s[1] for s in sent]])
+    if sent or cancelled:
         from workers.handlers.callbacks import apply_parked_attempts  # it imports this module
-        await apply_parked_attempts(conn, fx, ctx, [s[0] for s in sent])
-    if cancelled:
-        await conn.execute("UPDATE callbacks SET status = 'cancelled' WHERE callback_id = ANY(%b)",
-                           (cancelled,))
+        await apply_parked_attempts(conn, fx, ctx, [s[0] for s in sent] + [
+            c for c, _, _ in cancelled], touch={c for c, _, _ in cancelled})
 
 
-async def cancel_case_callbacks(conn: Any, case_ids: Iterable[str], at: datetime,
-                                fx: Effects) -> None:
-    """Withdrawal (SPEC §4.9): open case callbacks of these cases become ``cancelled`` and
-    their clocks stop at ``at``."""
-    case_ids = sorted(set(case_ids))
-    if not case_ids:
-        return
-    cur = await conn.execute(
-        "UPDATE callbacks SET status = 'cancelled' WHERE case_id = ANY(%b) AND kind <> 'complaint'"
-        " AND status = 'requested' RETURNING callback_id", (case_ids,))
-    for (cid,) in await cur.fetchall():
-        fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "callback", cid, Clock.CALLBACK.value, at))
-
-
-__all__ = ["cancel_case_callbacks", "release_callbacks", "request_callbacks", "send_callbacks"]
+__all__ = ["release_callbacks", "request_callbacks", "send_callbacks"]

@@ -314,9 +314,11 @@ class Planner:
         ``paid`` for a closed one (sampled, or mandatory after a complaint)."""
         plan = c.plan
         closing = cb.callback_uuid("closing", plan.case_id)
-        if plan.status == "withdrawn":
+        if plan.status == "withdrawn":  # the desk stops calling once told (SPEC §4.9)
+            at = min(s.offset for s in plan.steps if s.topic == "case-withdrawn")
             plan.steps = [s for s in plan.steps if not (
-                s.topic == "callback-completed" and s.data["callback_id"] == closing)]
+                s.topic == "callback-completed" and "complaint_id" not in s.data
+                and (s.offset >= at or s.data["callback_id"] == closing))]
             return
         paid = [s.offset for s in plan.steps
                 if s.topic == "payment-settled" and s.data["status"] == "paid"]
