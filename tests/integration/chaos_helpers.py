@@ -346,9 +346,13 @@ def wait_settled(system: System, distinct: int, timeout: float) -> None:
             wait_until(settled, timeout=timeout, what=what)
         except AssertionError:
             inbox, parked, pending, due = last[0]
+            kinds = system.rows("SELECT subject_type, count(*) FROM parked_events p WHERE"
+                                " p.subject_type <> 'callback' OR EXISTS (SELECT 1 FROM"
+                                " callbacks b WHERE b.callback_id = p.subject_id) GROUP BY 1")
             raise AssertionError(
                 f"{system.label}: not {what} after {timeout:.0f} s: inbox {inbox} of"
-                f" {distinct} identities, {parked} events still parked, {pending} outbox rows"
+                f" {distinct} identities, {parked} events still parked {kinds},"
+                f" {pending} outbox rows"
                 f" unpublished, {due} due clocks unmarked") from None
         time.sleep(1.0)
 
