@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -81,10 +81,11 @@ class Effects:
     notice_cases: set[str] = field(default_factory=set)
     notice_time: datetime | None = None
 
-    def notice(self, n: Notice, now: datetime) -> None:
-        """Request a customer notice (recorded once per id; sent when its case is known)."""
+    def notice(self, n: Notice, now: datetime | None = None) -> None:
+        """Request a customer notice (recorded once per id; sent when its case is known).
+        ``now``: the envelope time (the handler's clock; the wall clock when not given)."""
         self.notices.append(n)
-        self.notice_time = now
+        self.notice_time = now or self.notice_time
 
     def release_notices(self, case_ids: set[str], now: datetime) -> None:
         """Cases just created: their waiting notices may go out."""
@@ -222,8 +223,9 @@ async def flush(conn: Any, fx: Effects) -> None:
         await conn.execute(
             "DELETE FROM parked_events p USING unnest(%b::text[], %b::text[]) AS u(src, eid)"
             " WHERE p.source = u.src AND p.event_id = u.eid", _columns(fx.unparked, 2))
-    if fx.notice_time is not None:
-        fx.outbox += await write_notices(conn, fx.notices, fx.notice_cases, fx.notice_time)
+    if fx.notices or fx.notice_cases:
+        fx.outbox += await write_notices(conn, fx.notices, fx.notice_cases,
+                                         fx.notice_time or datetime.now(UTC))
     await enqueue(conn, fx.outbox)
     await write_timeline(conn, fx.timeline)
     await record_data_quality(conn, fx.data_quality)
