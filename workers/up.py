@@ -58,10 +58,10 @@ def run_up(settings: Settings, rate: float, surge: str | None) -> int:
                     "surge_city": surge, "stop": stop},
         )
         sim.start()
-        log.info("simulator publishing %.1f cases/s%s", rate,
-                 f" with surges in {surge}" if surge else "")
+        simulating = f"{rate:g} cases/s" + (f", surges in {surge}" if surge else "")
         try:
-            run_worker(s)
+            run_worker(s, role="up", banner_lines=[("simulator", simulating)],
+                       embedded=settings.embedded)
         finally:
             stop.set()
             sim.join(10)
