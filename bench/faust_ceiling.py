@@ -6,9 +6,10 @@ the dev broker and next to other processes, none of which touch the per-event pa
 a 6 s session timeout (Tansu holds every JoinGroup for session_timeout / 2), its own web
 port and data directory, no leader topic and no topic declaration.
 
-``--mode claimdesk``: the worker's own faust tuning (``workers.app.FAUST_TUNING``: raw
-serializers, poll and buffer sizes, commit interval) and its ``take_events`` batching,
-still with no processing: the ceiling of the product's faust configuration.
+``--mode claimdesk``: the faust tuning of the v1 worker's agents (``FAUST_TUNING`` below:
+raw serializers, poll and buffer sizes, commit interval) and their ``take_events``
+batching, still with no processing: the ceiling of a tuned faust agent. (The worker no
+longer consumes through faust since issue 15; kept so results stay comparable.)
 
 Prints nothing; writes ``{"events", "seconds", "events_per_s"}`` to ``--out`` once
 ``--expect`` events were seen (first event → last event) and keeps running until killed.
@@ -24,6 +25,15 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+#: the v1 worker's faust agent settings (workers/app.py before issue 15)
+BATCH_MAX = 2000
+BATCH_WITHIN_S = 0.05
+FAUST_TUNING: dict[str, Any] = dict(
+    broker_commit_interval=0.5,
+    broker_max_poll_records=5000,
+    stream_buffer_maxsize=8192,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,8 +58,6 @@ def main(argv: list[str] | None = None) -> int:
         consumer_auto_offset_reset="earliest",
     )
     if args.mode == "claimdesk":
-        from workers.app import BATCH_MAX, BATCH_WITHIN_S, FAUST_TUNING
-
         common.update(FAUST_TUNING)
     app = faust.App(args.group, **common)
     state = {"n": 0, "first": 0.0, "written": False}

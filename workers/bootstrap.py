@@ -22,7 +22,7 @@ from topics import (
     REVIEW_COMPLETED,
     TopicNames,
 )
-from workers.app import create_app, lag_probe
+from workers.app import create_app, lag_probe, stop_consuming
 from workers.console_loop import run_console
 from workers.context import HandlerContext
 from workers.handlers.cases import apply_case_reported_batch
@@ -103,7 +103,8 @@ def build_worker(
     port = free_port(settings.metrics_port)
     if port != settings.metrics_port:
         log.warning("port %d is taken; serving /metrics on port %d", settings.metrics_port, port)
-    app = create_app(runtime, handlers(), port)
+    registry = handlers()
+    app = create_app(runtime, registry, port)
     add_pages(app, runtime, ops_page=render_ops_page)
 
     @app.task
@@ -119,7 +120,7 @@ def build_worker(
         await runtime.start()
         assert runtime.pool is not None
         await run_monitor(runtime.pool, runtime.context, runtime.metrics, runtime.stop_event,
-                          lag_probe(app, runtime))
+                          lag_probe(runtime, registry))
 
     @app.task
     async def console() -> None:
@@ -144,6 +145,7 @@ def run_worker(
 
     @app.on_before_shutdown.connect
     async def _stop(app: Any, **kwargs: Any) -> None:
+        await stop_consuming(runtime)  # first: the round in flight still needs the pool
         await runtime.stop()
 
     with contextlib.suppress(SystemExit):  # faust exits via SystemExit after a clean stop

@@ -150,6 +150,27 @@ def cmd_report_daily(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report_period(settings: Settings, args: argparse.Namespace) -> int:
+    """Print (or write) the weekly or monthly report."""
+    from workers.bootstrap import connections
+    from workers.report import period_report
+    from workers.reports.period import PeriodError
+
+    kind = "week" if args.report_command == "weekly" else "month"
+    try:
+        with connections(settings) as s:
+            text = period_report(s.dsn(), kind, getattr(args, kind), args.format)
+    except PeriodError as exc:
+        print(f"claimdesk report {args.report_command}: {exc}", file=sys.stderr)
+        return 2
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     """Publish simulated insurer traffic (batch, or live with --live)."""
     from workers.simulate import run_simulate_command
@@ -202,6 +223,12 @@ def _parser() -> argparse.ArgumentParser:
     rd = add("daily", cmd_report_daily, "one day's statistics", repsub)
     rd.add_argument("--date", default=None, help="YYYY-MM-DD (Asia/Shanghai); default today")
     rd.add_argument("--format", choices=("table", "csv"), default="table")
+    for name, flag, example in (("weekly", "--week", "2026-W48"), ("monthly", "--month", "2026-11")):
+        rp = add(name, cmd_report_period, f"the {name} supervisor report", repsub)
+        rp.add_argument(flag, default=None,
+                        help=f"e.g. {example} (Asia/Shanghai); default: the current one so far")
+        rp.add_argument("--format", choices=("table", "csv", "html"), default="table")
+        rp.add_argument("-o", "--output", default=None, help="write to this file (else stdout)")
     sim = add("simulate", cmd_simulate, "publish realistic insurer traffic")
     sim.add_argument("--cases", type=int, default=1000, help="cases to simulate (batch mode)")
     sim.add_argument("--seed", type=int, default=1)

@@ -1,4 +1,9 @@
-"""``claimdesk report daily``: one day's statistics per insurer × line × province."""
+"""``claimdesk report daily|weekly|monthly``.
+
+Daily: one day's rm_daily_stats per insurer × line × province. Weekly and monthly: the
+supervisor reports of :mod:`workers.reports` (intake, SLA on-time rates, callbacks,
+complaints, the adjuster scorecard) as a table, CSV or one self-contained HTML file.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import io
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import psycopg
+
+from workers.reports.textfmt import pad, width
 
 COLUMNS = ("insurer", "line", "province", "reported", "dispatched", "surveyed", "approved",
            "rejected", "complaints", "sla_breaches")
@@ -38,17 +45,28 @@ def render(rows: list[tuple[object, ...]], fmt: str) -> str:
     cells = [[("" if v is None else str(v)) for v in r] for r in rows]
     totals = ["TOTAL", "", ""] + [str(sum(int(r[i]) for r in rows)) for i in range(3, 10)]  # type: ignore[call-overload]
     table = [list(COLUMNS), *cells, totals]
-    widths = [max(_width(row[i]) for row in table) for i in range(len(COLUMNS))]
-    lines = ["  ".join(_pad(v, w) for v, w in zip(row, widths, strict=True)) for row in table]
+    widths = [max(width(row[i]) for row in table) for i in range(len(COLUMNS))]
+    lines = ["  ".join(pad(v, w) for v, w in zip(row, widths, strict=True)) for row in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.insert(len(lines) - 1, "  ".join("-" * w for w in widths))
     return "\n".join(lines) + "\n"
 
 
-def _width(text: str) -> int:
-    # CJK characters take two terminal columns
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+def period_report(dsn: str, kind: str, value: str | None, fmt: str,
+                  now: datetime | None = None) -> str:
+    """The weekly (``kind`` week, ``value`` like 2026-W48) or monthly (month, 2026-11) report;
+    ``value`` None = the period holding today. Raises PeriodError on a bad value."""
+    from workers.reports.data import fetch_report
+    from workers.reports.period import current, parse_month, parse_week
+    from workers.reports.render import render_csv, render_html, render_table
 
-
-def _pad(text: str, width: int) -> str:
-    return text + " " * (width - _width(text))
+    if value is None:
+        period = current(kind, now)
+    else:
+        period = parse_week(value) if kind == "week" else parse_month(value)
+    data = fetch_report(dsn, period)
+    if fmt == "csv":
+        return render_csv(data)
+    if fmt == "html":
+        return render_html(data, now or datetime.now(UTC))
+    return render_table(data)
