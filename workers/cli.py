@@ -10,6 +10,7 @@ from pathlib import Path
 
 from infra.errors import ConfigError
 from infra.settings import Settings, load_settings
+from workers.cli_help import apply_help
 
 log = logging.getLogger("claimdesk")
 
@@ -242,7 +243,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = add("bench", cmd_bench, "measure throughput, latency and memory")
     bench.add_argument("--events", type=int, default=200_000)
     bench.add_argument("--smoke", action="store_true", help="small run for CI")
-    return p
+    return apply_help(p)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
