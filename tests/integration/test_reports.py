@@ -136,6 +136,8 @@ def _check(got: ReportData, want: dict[str, Any]) -> None:
 def test_html_report_opens_offline_in_chromium_with_its_charts(
         dsn: str, sim_run: SimRun, tmp_path: Path) -> None:
     chromium = _chromium()
+    fonts = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False)
+    assert fonts.stdout.strip(), "no CJK font: Chinese would render as boxes (fonts-noto-cjk)"
     _load(dsn, sim_run, tmp_path)
     out = tmp_path / "monthly.html"
     env = {"DATABASE_URL": dsn, "PATH": "/usr/bin:/bin"}
