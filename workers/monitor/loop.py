@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 LagRow = tuple[str, int, int, float]  # topic, partition, lag messages, lag seconds
 LagProbe = Callable[[datetime], Iterable[LagRow]]
 STAGES = ("survey", "initial", "second", "joint")
-KINDS = ("surge", "backlog", "sla_breach", "consumer_lag", "group_complaint", "data_quality")
+KINDS = ("surge", "backlog", "sla_breach", "consumer_lag", "group_complaint", "data_quality",
+         "satisfaction")
 
 
 async def sweep_once(pool: AsyncConnectionPool, now: datetime, metrics: Metrics,
