@@ -65,9 +65,18 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     """Everything on one machine: embedded stack, migrations, topics, worker, simulator."""
+    from datetime import timedelta
+
+    from workers.rules.policy import parse_duration
     from workers.up import run_up
 
-    return run_up(settings, rate=args.rate, surge=args.surge)
+    try:
+        history = timedelta(0) if args.history.strip() == "0" else parse_duration(args.history)
+    except ValueError as exc:
+        print(f"claimdesk up: --history: {exc}", file=sys.stderr)
+        return 2
+    return run_up(settings, rate=args.rate, surge=args.surge, history=history,
+                  bursts=args.bursts)
 
 
 def cmd_dlt_replay(settings: Settings, args: argparse.Namespace) -> int:
@@ -198,6 +207,9 @@ def _parser() -> argparse.ArgumentParser:
     up = add("up", cmd_up, "run everything on one machine (embedded broker and Postgres)")
     up.add_argument("--rate", type=float, default=0.5, help="simulated cases per second")
     up.add_argument("--surge", default=None, help="city to hit with a simulated surge")
+    up.add_argument("--history", default="2h",
+                    help="simulated history published first (data times in the past); 0 = none")
+    up.add_argument("--bursts", type=int, default=1, help="demo surge bursts (with --surge)")
     add("migrate", cmd_migrate, "apply database migrations")
     topics = sub.add_parser("topics", help="topic administration")
     tsub = topics.add_subparsers(dest="topics_command", required=True)
