@@ -373,7 +373,11 @@ def test_no_published_pii_leaks_outside_the_vault(
         texts[f"table/view {rel}"] = cells
     n_out = {t: count(f"SELECT count(*) FROM outbox WHERE topic = '{t}'")
              for t in (ALERTS, DISPATCH_ASSIGNED, PAYOUT_APPROVED)}
-    assert all(n_out.values()), n_out
+    with psycopg.connect(dsn) as c:  # diagnostics for the assertion below
+        dbg = (c.execute("SELECT topic, count(*) FROM outbox GROUP BY 1").fetchall(),
+               c.execute("SELECT status, count(*) FROM dispatches GROUP BY 1").fetchall(),
+               c.execute("SELECT count(*) FROM adjusters").fetchall())
+    assert all(n_out.values()), (n_out, dbg, loaded.stdout, loaded.stderr[-2000:])
     for topic, n in n_out.items():
         records = read_all(bootstrap, names.name(topic), expect=n)
         texts[f"topic {topic}"] = list(_records_texts(records))
