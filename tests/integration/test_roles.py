@@ -22,8 +22,8 @@ import pytest
 from psycopg import errors
 from psycopg.conninfo import make_conninfo
 
-from infra.db import migration_files
-from tests.integration.conftest import wait_until
+from infra.db import migrate
+from tests.integration.conftest import dsn_with_schema, wait_until
 from tests.integration.kafka_helpers import publish
 from topics import TopicNames
 from workers.simulate import generate, publish_run, write_roster_csv
@@ -126,8 +126,7 @@ def test_reader_role_selects_every_view_and_nothing_else(
             assert _denied(conn, f"SELECT * FROM {name} LIMIT 1"), f"reader can read {name}"
         assert _denied(conn, "INSERT INTO inbox (source, event_id, topic) VALUES ('a', 'b', 'c')")
         assert _denied(conn, "UPDATE cases SET status = 'approved'")
-        assert _denied(conn, "SELECT sla_clock_op('stop', 'case', 'C-ROLE-1', 'survey', now(),"
-                             " 0, 0, NULL, NULL, NULL)")
+        assert _denied(conn, "UPDATE sla_clocks SET stopped_at = now()")
 
 
 def test_only_the_pii_role_reads_the_vault(dsn: str, login_role: Callable[..., str]) -> None:
@@ -159,8 +158,10 @@ def test_worker_role_writes_its_tables_but_cannot_read_the_vault_or_change_the_s
         conn.execute("INSERT INTO case_timeline (case_id, event_type, event_time, source,"
                      " event_id, outcome) VALUES ('C-ROLE-1', 'case.reported', now(), 's', 'e2',"
                      " 'applied')")
-        conn.execute("SELECT sla_clock_op('start', 'case', 'C-ROLE-1', 'survey', now(), 60, 48,"
-                     " 'PICC', 'auto', '广东省')")
+        conn.execute("INSERT INTO sla_clocks (subject_type, subject_id, clock, insurer, line,"
+                     " province, started_at, window_s, warn_s, due_at, warn_at) VALUES ('case',"
+                     " 'C-ROLE-1', 'survey', 'PICC', 'auto', '广东省', now(), 60, 48, now(), now())")
+        conn.execute("UPDATE sla_clocks SET stopped_at = now() WHERE subject_id = 'C-ROLE-1'")
         conn.execute("UPDATE cases SET status = 'dispatched' WHERE case_id = 'C-ROLE-1'")
         # the two ways the worker writes the vault: event PII and the roster's upsert
         conn.execute("INSERT INTO pii_vault (subject_type, subject_id, source, event_id, fields)"
@@ -191,7 +192,9 @@ def test_worker_role_writes_its_tables_but_cannot_read_the_vault_or_change_the_s
         assert conn.execute("SELECT status FROM cases").fetchone() == ("dispatched",)
 
 
-def test_grants_cover_every_table_and_view_and_the_migration_is_rerunnable(dsn: str) -> None:
+def test_grants_cover_every_table_and_view_and_the_migration_is_rerunnable(
+    dsn: str, base_dsn: str
+) -> None:
     """A later migration that adds a table or view without grants fails here."""
     relations = _relations(dsn)
     schema = _schema(dsn)
@@ -222,18 +225,29 @@ def test_grants_cover_every_table_and_view_and_the_migration_is_rerunnable(dsn: 
             "SELECT count(*) FROM pg_class c, aclexplode(c.relacl) a WHERE c.relname = 'pii_vault'"
             " AND c.relnamespace = current_schema()::regnamespace AND a.grantee = 0").fetchone()
         assert public == (0,)
-        row = conn.execute("SELECT has_function_privilege('public', 'sla_clock_op(text, text,"
-                           " text, text, timestamptz, double precision, double precision, text,"
-                           " text, text)', 'EXECUTE')").fetchone()
-        assert row == (False,)
+        # the plpgsql clock twin PUBLIC could not EXECUTE is gone (migration 0009)
+        assert conn.execute("SELECT to_regproc('sla_clock_op')").fetchone() == (None,)
         for group in GROUPS:
             row = conn.execute("SELECT rolcanlogin, rolsuper, rolcreaterole, rolcreatedb"
                                " FROM pg_roles WHERE rolname = %s", (group,)).fetchone()
             assert row == (False, False, False, False), group
-        # the migration again, as if it ran for a second schema: roles exist, grants re-apply
-        sql = next(text for version, _, text in migration_files() if version == 6)
-        conn.execute(sql.encode())
         conn.commit()
+    # the migrations again for a second schema (0006 must run after 0001-0005 there, not in
+    # this schema: 0009 dropped a function it grants on): roles exist, grants apply again
+    second = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{second}"')
+    try:
+        migrate(dsn_with_schema(base_dsn, second))
+        assert _relations(dsn_with_schema(base_dsn, second)) == relations
+        with psycopg.connect(base_dsn) as conn:
+            for rel in relations:
+                row = conn.execute("SELECT has_table_privilege('claimdesk_reader', %s, 'SELECT')",
+                                   (f'"{second}"."{rel}"',)).fetchone()
+                assert row == (rel.startswith("rm_"),), rel
+    finally:
+        with psycopg.connect(base_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{second}" CASCADE')
     assert _relations(dsn) == relations
 
 

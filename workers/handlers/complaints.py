@@ -23,7 +23,7 @@ from workers.rules.complaints import (
     decide_extension,
     should_merge,
 )
-from workers.rules.sla import Clock
+from workers.rules.sla import Clock, ClockOpKind, warn_offset
 
 
 @dataclass
@@ -93,8 +93,8 @@ def apply_complaint_review(facts: ReviewFacts, complaints: dict[str, ComplaintRo
         c.closed_at = facts.completed_at
         c.closed_by = facts.review_id
         c.dirty = True
-    fx.clock_ops.append(ClockOp("stop", "complaint", target.complaint_id, Clock.COMPLAINT.value,
-                                facts.completed_at))
+    fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "complaint", target.complaint_id,
+                                Clock.COMPLAINT.value, facts.completed_at))
     fx.timeline.append(facts.timeline("applied", f"complaint {facts.decision}"))
     return "applied"
 
@@ -116,7 +116,7 @@ def _extend(facts: ReviewFacts, row: ComplaintRow, target: ComplaintRow, fx: Eff
     target.extensions += 1
     target.extended_at = facts.completed_at
     target.dirty = True
-    fx.clock_ops.append(ClockOp("extend", "complaint", target.complaint_id,
+    fx.clock_ops.append(ClockOp(ClockOpKind.EXTEND, "complaint", target.complaint_id,
                                 Clock.COMPLAINT.value, facts.completed_at, d.window))
     fx.timeline.append(facts.timeline("applied", f"complaint extended to {d.window.days} days"))
     return "applied"
@@ -173,9 +173,9 @@ async def apply_complaint_filed_batch(
         if merged_into is None:
             open_refs.append(ref)
             window = due - d.filed_at
-            fx.clock_ops.append(ClockOp("start", "complaint", d.complaint_id,
+            fx.clock_ops.append(ClockOp(ClockOpKind.START, "complaint", d.complaint_id,
                                         Clock.COMPLAINT.value, d.filed_at, window,
-                                        window * float(policy.sla.warn_fraction), d.insurer))
+                                        warn_offset(window, policy.sla.warn_fraction), d.insurer))
         rows.append((d.complaint_id, d.case_id, d.insurer, d.channel.value, d.category.value,
                      d.against_adjuster_id, complaint_owner(d.against_adjuster_id), status,
                      merged_into, cities.get(d.case_id or ""), d.filed_at, due, item.source,

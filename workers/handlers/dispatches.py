@@ -4,6 +4,7 @@ is known; a dispatch whose survey came first is recorded as surveyed, never assi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from schemas import DispatchRequested
@@ -21,7 +22,7 @@ from workers.handlers.routing import (
 from workers.records import Incoming
 from workers.rules.case_lifecycle import on_dispatch_requested
 from workers.rules.routing import DispatchRequest, route_dispatch
-from workers.rules.sla import Clock, window_for
+from workers.rules.sla import Clock, ClockOpKind, warn_offset, window_for
 
 
 async def apply_dispatch_requested_batch(
@@ -73,12 +74,12 @@ async def apply_dispatch_requested_batch(
                                    ctx))
             announce(fx, Announcement(d.dispatch_id, d.case_id, decision, due), ctx)
             detail = f"assigned to {decision.adjuster_id}" if decision.adjuster_id else "queued"
-        fx.clock_ops.append(ClockOp("start", "dispatch", d.dispatch_id, Clock.SURVEY.value,
+        fx.clock_ops.append(ClockOp(ClockOpKind.START, "dispatch", d.dispatch_id, Clock.SURVEY.value,
                                     d.requested_at, window,
-                                    window * float(policy.sla.warn_fraction),
+                                    warn_offset(window, policy.sla.warn_fraction),
                                     province=d.location.province))
         if surveyed_at is not None:
-            fx.clock_ops.append(ClockOp("stop", "dispatch", d.dispatch_id, Clock.SURVEY.value,
+            fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "dispatch", d.dispatch_id, Clock.SURVEY.value,
                                         max(surveyed_at, d.requested_at)))
         _case_effect(fx, cases, d, ctx)
         fx.vault("dispatch", d.dispatch_id, item.source, item.event_id,
@@ -86,37 +87,29 @@ async def apply_dispatch_requested_batch(
         fx.timeline.append(timeline_row(item, "applied", detail))
     await _write(conn, inserts, fills)
     await save_last_assigned(conn, roster, before)
+    _stop_dispatch_clocks_at_first_request(fx, todo, cases)
     await flush(conn, fx)
-    await _stop_dispatch_clocks_at_first_request(conn, todo, cases)
     return outcomes
 
 
-async def _stop_dispatch_clocks_at_first_request(
-    conn: Any, todo: Sequence[tuple[int, Incoming]], cases: dict[str, Any]
+def _stop_dispatch_clocks_at_first_request(
+    fx: Effects, todo: Sequence[tuple[int, Incoming]], cases: dict[str, Any]
 ) -> None:
     """The case's dispatch clock stops at its first dispatch request (SPEC §4.4).
 
     A survey processed before its dispatch request stops the clock at the survey's time
     (it proves a dispatch was requested, but not when); when the request arrives, its
-    earlier ``requested_at`` becomes the stop and the warn/breach marks are settled again,
-    so the result does not depend on which topic was consumed first. (The dispatch clock is
-    never paused, hence no paused time to account for.)
+    earlier ``requested_at`` becomes the stop and the marks are settled again
+    (``stop_earliest``), so the result does not depend on which topic was consumed first.
     """
-    first: dict[str, Any] = {}
+    first: dict[str, datetime] = {}
     for _, item in todo:
         d: DispatchRequested = item.event.data
         if d.case_id in cases:
             first[d.case_id] = min(first.get(d.case_id, d.requested_at), d.requested_at)
-    if first:
-        await conn.execute(
-            "UPDATE sla_clocks c SET stopped_at = greatest(u.at, c.started_at),"
-            " warned_at = CASE WHEN c.warn_at <= u.at THEN c.warn_at END,"
-            " breached_at = CASE WHEN c.due_at <= u.at THEN c.due_at END"
-            " FROM unnest(%b::text[], %b::timestamptz[]) AS u(case_id, at)"
-            " WHERE c.subject_type = 'case' AND c.subject_id = u.case_id"
-            " AND c.clock = %s AND c.stopped_at > greatest(u.at, c.started_at)"
-            " AND c.paused_s = 0",
-            (list(first), list(first.values()), Clock.DISPATCH.value))
+    for case_id, at in first.items():
+        fx.clock_ops.append(ClockOp(ClockOpKind.STOP_EARLIEST, "case", case_id,
+                                    Clock.DISPATCH.value, at))
 
 
 def _policy(ctx: HandlerContext, case: Any) -> Any:

@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,28 +21,14 @@ from schemas import build_output
 from workers.handlers.common import TimelineRow, record_data_quality, write_timeline
 from workers.rules.case_lifecycle import CaseState, CaseStatus, Stage
 from workers.rules.four_eyes import PriorDecision
+from workers.rules.sla import ClockOp as ClockOp  # the old import path of v1 handlers
+from workers.store.clocks import apply_clock_ops
 
 
 def data_hash(data: BaseModel) -> str:
     """Stable digest of an event's data, to tell a same-id resend from a conflicting one."""
     raw = json.dumps(data.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
-
-
-@dataclass(frozen=True)
-class ClockOp:
-    """One SLA clock change, applied by the ``sla_clock_op`` SQL function."""
-
-    op: str  # start, pause, resume, stop, extend (new window, e.g. a complaint extension)
-    subject_type: str
-    subject_id: str
-    clock: str
-    at: datetime
-    window: timedelta = timedelta(0)
-    warn: timedelta = timedelta(0)
-    insurer: str | None = None
-    line: str | None = None
-    province: str | None = None
 
 
 @dataclass
@@ -148,114 +134,6 @@ def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
         for col, value in zip(cols, row, strict=True):
             col.append(value)
     return cols
-
-
-# Set-based twins of the sla_clock_op() branches (migrations 0004, 0008), one statement per op
-# type: same predicates and expressions, with the p_* parameters read from unnest().
-# Pause tests "num_nulls(stopped_at, paused_since) = 2", i.e. "stopped_at IS NULL AND
-# paused_since IS NULL" in a form that does not match the predicate of the partial index
-# sla_clocks_due: on a table autovacuum has not analyzed yet the planner otherwise scans
-# that index (every running clock, tens of ms) instead of the primary key — the function's
-# own UPDATE had that problem (a fresh schema under load spent seconds in it; fixed in 0008).
-# Stop clears breach_seen_at when the settled clock is not breached: the sweeper saw the
-# clock overdue before a late event (earlier data time) stopped it in time.
-_CLOCK_KEY = "c.subject_type = u.st AND c.subject_id = u.sid AND c.clock = u.clk"
-_CLOCK_SQL = {
-    "start": (
-        "INSERT INTO sla_clocks (subject_type, subject_id, clock, insurer, line, province,"
-        " started_at, window_s, warn_s, due_at, warn_at)"
-        " SELECT st, sid, clk, ins, ln, prov, at, win, warn, at + make_interval(secs => win),"
-        " at + make_interval(secs => warn) FROM unnest(%b::text[], %b::text[], %b::text[],"
-        " %b::timestamptz[], %b::float8[], %b::float8[], %b::text[], %b::text[], %b::text[])"
-        " AS u(st, sid, clk, at, win, warn, ins, ln, prov) ON CONFLICT DO NOTHING"),
-    "pause": (
-        "UPDATE sla_clocks c SET paused_since = u.at"
-        " FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[])"
-        f" AS u(st, sid, clk, at) WHERE {_CLOCK_KEY}"
-        " AND num_nulls(c.stopped_at, c.paused_since) = 2"),
-    "resume": (
-        "UPDATE sla_clocks c SET"
-        " paused_s = c.paused_s + greatest(0, extract(epoch FROM u.at - c.paused_since)),"
-        " paused_since = NULL,"
-        " due_at = c.started_at + make_interval(secs => c.window_s + c.paused_s"
-        " + greatest(0, extract(epoch FROM u.at - c.paused_since))),"
-        " warn_at = c.started_at + make_interval(secs => c.warn_s + c.paused_s"
-        " + greatest(0, extract(epoch FROM u.at - c.paused_since)))"
-        " FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[])"
-        f" AS u(st, sid, clk, at) WHERE {_CLOCK_KEY}"
-        " AND c.stopped_at IS NULL AND c.paused_since IS NOT NULL"),
-    "stop": (
-        "UPDATE sla_clocks c SET"
-        " paused_s = c.paused_s + CASE WHEN c.paused_since IS NULL THEN 0"
-        " ELSE greatest(0, extract(epoch FROM u.at - c.paused_since)) END,"
-        " paused_since = NULL,"
-        " stopped_at = greatest(u.at, c.started_at),"
-        " warned_at = CASE WHEN c.paused_since IS NULL AND c.warn_at <= u.at THEN c.warn_at"
-        " WHEN c.paused_since IS NOT NULL AND c.warn_at <= c.paused_since THEN c.warn_at END,"
-        " breached_at = CASE WHEN c.paused_since IS NULL AND c.due_at <= u.at THEN c.due_at"
-        " WHEN c.paused_since IS NOT NULL AND c.due_at <= c.paused_since THEN c.due_at END,"
-        " breach_seen_at = CASE WHEN c.paused_since IS NULL AND c.due_at <= u.at"
-        " OR c.paused_since IS NOT NULL AND c.due_at <= c.paused_since"
-        " THEN c.breach_seen_at END"
-        " FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[])"
-        f" AS u(st, sid, clk, at) WHERE {_CLOCK_KEY} AND c.stopped_at IS NULL"),
-    # twin of workers.rules.sla.extend: marks strictly before the op (or the open pause;
-    # least() ignores a null paused_since) stay, unreached ones are recomputed on the new
-    # window
-    "extend": (
-        "UPDATE sla_clocks c SET window_s = u.win, warn_s = u.warn,"
-        " due_at = c.started_at + make_interval(secs => u.win + c.paused_s),"
-        " warn_at = c.started_at + make_interval(secs => u.warn + c.paused_s),"
-        " warned_at = CASE WHEN c.warned_at < least(u.at, c.paused_since) THEN c.warned_at"
-        " WHEN c.warn_at < least(u.at, c.paused_since) THEN c.warn_at END,"
-        " breached_at = CASE WHEN c.breached_at < least(u.at, c.paused_since)"
-        " THEN c.breached_at WHEN c.due_at < least(u.at, c.paused_since) THEN c.due_at END,"
-        " breach_seen_at = CASE WHEN c.breached_at < least(u.at, c.paused_since)"
-        " OR c.due_at < least(u.at, c.paused_since) THEN c.breach_seen_at END"
-        " FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::float8[],"
-        " %b::float8[]) AS u(st, sid, clk, at, win, warn)"
-        f" WHERE {_CLOCK_KEY} AND c.stopped_at IS NULL"),
-}
-
-
-def clock_op_rounds(ops: Sequence[ClockOp]) -> list[list[ClockOp]]:
-    """Split ops into rounds: round k holds the k-th op of every clock, in batch order.
-
-    An op only reads and writes its own clock's row, so ops of different clocks commute:
-    applying round after round (each op type of a round as one statement) gives exactly
-    the result of applying the ops one by one in batch order.
-    """
-    rounds: list[list[ClockOp]] = []
-    seen: dict[tuple[str, str, str], int] = {}
-    for op in ops:
-        if op.op not in _CLOCK_SQL:
-            raise ValueError(f"unknown clock op {op.op!r}")
-        key = (op.subject_type, op.subject_id, op.clock)
-        k = seen.get(key, 0)
-        seen[key] = k + 1
-        if k == len(rounds):
-            rounds.append([])
-        rounds[k].append(op)
-    return rounds
-
-
-async def apply_clock_ops(conn: Any, ops: Sequence[ClockOp]) -> None:
-    """Apply SLA clock ops in batch order with a few set-based statements (see rounds)."""
-    for ops_of_round in clock_op_rounds(ops):
-        for kind in ("start", "pause", "resume", "stop", "extend"):
-            mine = [o for o in ops_of_round if o.op == kind]
-            if not mine:
-                continue
-            if kind == "start":
-                rows: list[tuple[Any, ...]] = [
-                    (o.subject_type, o.subject_id, o.clock, o.at, o.window.total_seconds(),
-                     o.warn.total_seconds(), o.insurer, o.line, o.province) for o in mine]
-            elif kind == "extend":
-                rows = [(o.subject_type, o.subject_id, o.clock, o.at, o.window.total_seconds(),
-                         o.warn.total_seconds()) for o in mine]
-            else:
-                rows = [(o.subject_type, o.subject_id, o.clock, o.at) for o in mine]
-            await conn.execute(_CLOCK_SQL[kind], _columns(rows, len(rows[0])))
 
 
 async def flush(conn: Any, fx: Effects) -> None:

@@ -27,7 +27,7 @@ from workers.rules.case_lifecycle import (
     payout_id,
 )
 from workers.rules.four_eyes import SAME_REVIEWER, PriorDecision, four_eyes_refusal
-from workers.rules.sla import Clock, window_for
+from workers.rules.sla import Clock, ClockOpKind, warn_offset, window_for
 
 ZERO = timedelta(0)
 
@@ -175,13 +175,13 @@ def _apply_transition(case: CaseRow, t: Transition, facts: ReviewFacts, policy: 
 def add_clock_ops(fx: Effects, case: CaseRow, effects: ClockEffects, at: datetime,
                   policy: Any) -> None:
     """Case clock effects as ops, in the order resume, pause, stop, start."""
-    for op, clocks in (("resume", effects.resume), ("pause", effects.pause),
-                       ("stop", effects.stop), ("start", effects.start)):
+    for op, clocks in ((ClockOpKind.RESUME, effects.resume), (ClockOpKind.PAUSE, effects.pause),
+                       (ClockOpKind.STOP, effects.stop), (ClockOpKind.START, effects.start)):
         for clock in clocks:
-            window = window_for(clock, policy) if op == "start" else ZERO
+            window = window_for(clock, policy) if op is ClockOpKind.START else ZERO
             fx.clock_ops.append(ClockOp(
                 op, "case", case.case_id, clock.value, at, window,
-                window * float(policy.sla.warn_fraction), case.insurer, case.line,
+                warn_offset(window, policy.sla.warn_fraction), case.insurer, case.line,
                 case.province,
             ))
 

@@ -23,7 +23,7 @@ from workers.handlers.parking import park
 from workers.handlers.review_apply import ReviewFacts, apply_case_review
 from workers.handlers.routing import drain
 from workers.records import Incoming
-from workers.rules.sla import Clock
+from workers.rules.sla import Clock, ClockOpKind
 
 
 def review_facts(item: Incoming) -> ReviewFacts:
@@ -151,7 +151,7 @@ class _DispatchCloses:
             return False
         self.updates.append((facts.dispatch_id, facts.completed_at, facts.review_id))
         self.states[str(facts.dispatch_id)] = ("surveyed", province)
-        fx.clock_ops.append(ClockOp("stop", "dispatch", str(facts.dispatch_id),
+        fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "dispatch", str(facts.dispatch_id),
                                     Clock.SURVEY.value, facts.completed_at))
         if status == "assigned":
             fx.freed_provinces.add(province)

@@ -26,13 +26,15 @@ from workers.handlers.effects import Effects, flush
 from workers.monitor.health import run_checks
 from workers.monitor.surge import close_windows
 from workers.monitor.sweeper import count_sweep, sweep_clocks
+from workers.ops_samples import sample_ops
 
 log = logging.getLogger(__name__)
 
 LagRow = tuple[str, int, int, float]  # topic, partition, lag messages, lag seconds
 LagProbe = Callable[[datetime], Iterable[LagRow]]
 STAGES = ("survey", "initial", "second", "joint")
-KINDS = ("surge", "backlog", "sla_breach", "consumer_lag", "group_complaint", "data_quality")
+KINDS = ("surge", "backlog", "sla_breach", "consumer_lag", "group_complaint", "data_quality",
+         "satisfaction")
 
 
 async def sweep_once(pool: AsyncConnectionPool, now: datetime, metrics: Metrics,
@@ -150,6 +152,7 @@ async def run_monitor(pool: AsyncConnectionPool, ctx: HandlerContext, metrics: M
                 last_check = now
                 await refresh_gauges(pool, metrics)
                 await check_once(pool, now, ctx, every)
+                await sample_ops(pool, now)  # ops page history; one process a minute
         except Exception as exc:  # a dependency failure: log, count, try again next round
             metrics.transient_errors_total.labels(component="monitor").inc()
             log.warning("monitor: %s; retrying in %.0f s", type(exc).__name__, sweep_every_s)
