@@ -142,7 +142,8 @@ def monthly_report(dsn: str, out: Path, work: Path, month_start: datetime) -> No
     asyncio.run(drive(url, run, roster, clock, month_start + timedelta(days=31),
                       tick=timedelta(hours=2)))
     report = work / "report.html"
-    report.write_text(period_report(url, "month", f"{month_start:%Y-%m}", "html"), encoding="utf-8")
+    label = f"{month_start + timedelta(hours=8):%Y-%m}"  # the Shanghai month
+    report.write_text(period_report(url, "month", label, "html"), encoding="utf-8")
     shutil.copy(report, out / "report-monthly.html")
     chromium_shot(report, out / "report-monthly.png", "1200,3400")
 
