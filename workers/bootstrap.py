@@ -17,6 +17,7 @@ from infra.outbox import run_relay
 from infra.settings import Settings
 from topics import (
     CASE_REPORTED,
+    CATASTROPHE_DECLARED,
     COMPLAINT_FILED,
     DISPATCH_REQUESTED,
     REVIEW_COMPLETED,
@@ -25,6 +26,7 @@ from topics import (
 from workers.app import create_app, lag_probe, stop_consuming
 from workers.context import HandlerContext
 from workers.handlers.cases import apply_case_reported_batch
+from workers.handlers.catastrophes import apply_catastrophe_declared_batch
 from workers.handlers.complaints import apply_complaint_filed_batch
 from workers.handlers.dispatches import apply_dispatch_requested_batch
 from workers.handlers.reviews import apply_review_completed_batch
@@ -60,6 +62,7 @@ def handlers() -> dict[str, Handler]:
         DISPATCH_REQUESTED: apply_dispatch_requested_batch,
         REVIEW_COMPLETED: apply_review_completed_batch,
         COMPLAINT_FILED: apply_complaint_filed_batch,
+        CATASTROPHE_DECLARED: apply_catastrophe_declared_batch,
     }
 
 

@@ -116,6 +116,24 @@ def cmd_schemas_asyncapi(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cat_declare(settings: Settings, args: argparse.Namespace) -> int:
+    """Validate and publish a catastrophe.declared (SPEC §9)."""
+    from topics import TopicNames
+    from workers.bootstrap import connections
+    from workers.cat_declare import DeclareError, build_event, publish
+
+    try:
+        event = build_event(args)
+    except DeclareError as exc:
+        print(f"claimdesk cat declare: {exc}", file=sys.stderr)
+        return 2
+    with connections(settings) as s:
+        publish(s.bootstrap(), TopicNames(s.topic_prefix), event)
+    d = event["data"]
+    print(f"declared {d['cat_code']} at {d['declared_at']} (event {event['id']})")
+    return 0
+
+
 def cmd_roster_load(settings: Settings, args: argparse.Namespace) -> int:
     """Replace the roster atomically; a bad row rejects the file with its line number."""
     import asyncio
@@ -229,6 +247,12 @@ def _parser() -> argparse.ArgumentParser:
              ssub)
     aa.add_argument("--out", default=None, help="file to write (default docs/asyncapi.json)")
     aa.add_argument("--check", action="store_true", help="only verify the file is up to date")
+    cat = sub.add_parser("cat", help="declared catastrophes (巨灾)")
+    cat_sub = cat.add_subparsers(dest="cat_command", required=True)
+    from workers.cat_declare import add_arguments as cat_arguments
+
+    cat_arguments(add("declare", cmd_cat_declare, "publish a catastrophe.declared",
+                      parent=cat_sub))
     roster = sub.add_parser("roster", help="adjuster roster")
     rsub = roster.add_subparsers(dest="roster_command", required=True)
     rl = add("load", cmd_roster_load, "replace the roster from a CSV or JSON file", rsub)

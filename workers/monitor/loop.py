@@ -21,6 +21,7 @@ from infra.metrics import Metrics
 from infra.outbox import outbox_backlog
 from workers.context import HandlerContext
 from workers.escalations import count_escalations, raise_clock_escalations
+from workers.handlers.catastrophes import resolve_catastrophes
 from workers.handlers.effects import Effects, flush
 from workers.monitor.health import run_checks
 from workers.monitor.surge import close_windows
@@ -73,6 +74,7 @@ async def check_once(pool: AsyncConnectionPool, now: datetime, ctx: HandlerConte
             return False
         fx = Effects()
         await close_windows(uow.conn, now, ctx, fx)
+        await resolve_catastrophes(uow.conn, now, ctx, fx)
         await run_checks(uow.conn, now, ctx, fx)
         await flush(uow.conn, fx)
         await uow.commit()
