@@ -140,6 +140,9 @@ async def run_relay(
                 metrics.outbox_published_total.labels(topic=topic).inc(n)
             for kind, n in kinds.items():
                 metrics.notices_total.labels(kind=kind).inc(n)
+            if counts:  # counts per topic only, never the records
+                log.debug("outbox relay: published %s",
+                          ", ".join(f"{n} to {t}" for t, n in sorted(counts.items())))
             delay = 0.0 if sum(counts.values()) >= 1000 else idle_s
         except Exception as exc:  # any failure here is a dependency failure: retry
             metrics.transient_errors_total.labels(component="outbox_relay").inc()

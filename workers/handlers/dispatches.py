@@ -86,8 +86,8 @@ async def apply_dispatch_requested_batch(
             take(roster, decision, d.requested_at)
             inserts.append(_insert(item, decision.adjuster_id, decision.reason, due, digest,
                                    ctx))
-            announce(fx, Announcement(d.dispatch_id, d.case_id, decision, due, d.requested_at),
-                     ctx)
+            announce(fx, Announcement(d.dispatch_id, d.case_id, decision, due,
+                                      at=d.requested_at), ctx)
             detail = f"assigned to {decision.adjuster_id}" if decision.adjuster_id else "queued"
         fx.clock_ops.append(ClockOp(ClockOpKind.START, "dispatch", d.dispatch_id, Clock.SURVEY.value,
                                     d.requested_at, window,

@@ -142,10 +142,12 @@ async def _cancel_dispatches(conn: Any, case: CaseRow, at: datetime, ctx: Handle
         "UPDATE dispatches d SET status = 'cancelled', closed_at = %s FROM (SELECT dispatch_id,"
         " status AS was FROM dispatches WHERE case_id = %s AND status IN ('queued', 'assigned')"
         " ORDER BY dispatch_id FOR UPDATE) o WHERE d.dispatch_id = o.dispatch_id"
-        " RETURNING d.dispatch_id, o.was, d.province, d.adjuster_id, d.survey_due_by",
+        " RETURNING d.dispatch_id, o.was, d.province, d.adjuster_id, d.survey_due_by,"
+        " d.reassigned",
         (at, case.case_id))
     freed: set[str] = set()
-    for dispatch_id, was, province, adjuster_id, due in sorted(await cur.fetchall()):
+    for dispatch_id, was, province, adjuster_id, due, reassigned in sorted(
+            await cur.fetchall()):
         if was == "assigned":
             freed.add(province)
         fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "dispatch", dispatch_id, Clock.SURVEY.value, at))
@@ -153,7 +155,7 @@ async def _cancel_dispatches(conn: Any, case: CaseRow, at: datetime, ctx: Handle
             dispatch_id=dispatch_id, case_id=case.case_id, status="cancelled",
             adjuster_id=adjuster_id, decided_at=ctx.clock(), survey_due_by=due,
             route_reason="case withdrawn")
-        event_id = dispatch_assigned_event_id(dispatch_id, "cancelled", adjuster_id)
+        event_id = dispatch_assigned_event_id(dispatch_id, "cancelled", adjuster_id, reassigned)
         fx.output("dispatch.assigned", DISPATCH_ASSIGNED, case.case_id, data, event_id,
                   ctx.clock())
     return freed

@@ -21,6 +21,7 @@ from infra.metrics import Metrics
 from infra.outbox import outbox_backlog
 from workers.context import HandlerContext
 from workers.escalations import count_escalations, raise_clock_escalations
+from workers.handlers.catastrophes import resolve_catastrophes
 from workers.handlers.effects import Effects, flush
 from workers.handlers.notices import request_delay_notices
 from workers.monitor.health import run_checks
@@ -34,7 +35,7 @@ LagRow = tuple[str, int, int, float]  # topic, partition, lag messages, lag seco
 LagProbe = Callable[[datetime], Iterable[LagRow]]
 STAGES = ("survey", "initial", "second", "joint")
 KINDS = ("surge", "backlog", "sla_breach", "consumer_lag", "group_complaint", "data_quality",
-         "payment_failed")
+         "satisfaction", "payment_failed")
 
 
 async def sweep_once(pool: AsyncConnectionPool, now: datetime, metrics: Metrics,
@@ -75,6 +76,7 @@ async def check_once(pool: AsyncConnectionPool, now: datetime, ctx: HandlerConte
             return False
         fx = Effects()
         await close_windows(uow.conn, now, ctx, fx)
+        await resolve_catastrophes(uow.conn, now, ctx, fx)
         await run_checks(uow.conn, now, ctx, fx)
         await flush(uow.conn, fx)
         await uow.commit()
@@ -151,14 +153,16 @@ async def run_monitor(pool: AsyncConnectionPool, ctx: HandlerContext, metrics: M
     while not stop.is_set():
         now = ctx.clock()
         try:
-            while await sweep_once(pool, now, metrics, ctx) >= 2000:
+            while (marks := await sweep_once(pool, now, metrics, ctx)) >= 2000:
                 pass  # a backlog of due clocks: keep sweeping before sleeping
+            log.debug("monitor: sweep set %d SLA mark(s)", marks)
             if lag_probe is not None:
                 await report_lag(pool, list(lag_probe(now)), now, metrics)
             if last_check is None or now - last_check >= every:
                 last_check = now
                 await refresh_gauges(pool, metrics)
-                await check_once(pool, now, ctx, every)
+                ran = await check_once(pool, now, ctx, every)
+                log.debug("monitor: health checks %s", "run" if ran else "run by another worker")
                 await sample_ops(pool, now)  # ops page history; one process a minute
         except Exception as exc:  # a dependency failure: log, count, try again next round
             metrics.transient_errors_total.labels(component="monitor").inc()
