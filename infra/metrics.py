@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from schemas.enums import Outcome
 from topics import INPUT_TOPICS
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -38,12 +39,13 @@ class Metrics:
     alerts_open: Gauge
     parked_events: Gauge
     transient_errors_total: Counter
+    unexpected_errors_total: Counter
     batch_size: Histogram
     callbacks_total: Counter
     escalations_total: Counter
 
 
-OUTCOMES = ("applied", "duplicate", "parked", "refused", "dead_lettered")
+OUTCOMES = tuple(o.value for o in Outcome)
 CLOCKS = ("dispatch", "survey", "initial_review", "second_review", "joint_review",
           "determination", "complaint")
 
@@ -118,6 +120,10 @@ def _create(reg: CollectorRegistry) -> Metrics:
         transient_errors_total=Counter(
             p + "transient_errors_total", "Retried transient failures", ["component"],
             registry=reg,
+        ),
+        unexpected_errors_total=Counter(
+            p + "unexpected_errors_total", "Non-transient failures (bugs), logged at ERROR",
+            ["component"], registry=reg,
         ),
         batch_size=Histogram(
             p + "batch_size", "Events per processed batch", ["topic"],

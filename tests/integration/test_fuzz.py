@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from kafka import KafkaProducer
@@ -48,6 +49,8 @@ from tests.integration.conftest import wait_until
 from tests.integration.kafka_helpers import HEADERS, read_all
 from topics import V1_INPUT_TOPICS as INPUT_TOPICS  # v2 topics: fuzzed once their handlers land
 from topics import TopicNames
+
+pytestmark = pytest.mark.integration
 
 FUZZ_COUNT = int(os.environ.get("CLAIMDESK_FUZZ_COUNT", "10000"))
 FUZZ_SEED = int(os.environ.get("CLAIMDESK_FUZZ_SEED", "20261121"))
