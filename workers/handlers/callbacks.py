@@ -19,12 +19,12 @@ from typing import Any
 from schemas import CallbackCompleted
 from workers.context import HandlerContext
 from workers.escalations import count_escalations, record_escalations
-from workers.handlers.common import TimelineRow, claim_batch, lock_subjects, timeline_row
-from workers.handlers.effects import ClockOp, Effects, data_hash, flush
+from workers.handlers.common import claim_batch, lock_subjects, timeline_row
 from workers.records import Incoming
 from workers.rules.callbacks import AFTER_RESULT, Attempt, callback_result
 from workers.rules.escalations import DISSATISFIED, REPORT, SUPERVISOR, Escalation
-from workers.rules.sla import Clock, ClockOpKind
+from workers.rules.sla import Clock, ClockOp, ClockOpKind
+from workers.store.effects import Effects, TimelineRow, data_hash, flush
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,13 @@ from typing import Any
 from schemas import CaseReported
 from workers.context import HandlerContext
 from workers.handlers.common import claim_batch, lock_subjects, timeline_row
-from workers.handlers.effects import CaseRow, ClockOp, Effects, data_hash, flush
 from workers.handlers.parking import take_parked
 from workers.handlers.review_apply import add_clock_ops, apply_case_review
-from workers.monitor.surge import count_reports
 from workers.records import Incoming
 from workers.rules.case_lifecycle import CaseStatus, apply_case_reported, on_dispatch_requested
 from workers.rules.masking import mask_policy_no
+from workers.store.effects import CaseRow, Effects, data_hash, flush
+from workers.store.surge import count_reports
 
 
 async def apply_case_reported_batch(
@@ -140,4 +140,4 @@ def _start_case(fx: Effects, item: Incoming, first_dispatch: Any, ctx: HandlerCo
     fx.timeline.append(timeline_row(item, "applied"))
 
 
-__all__ = ["ClockOp", "apply_case_reported_batch"]
+__all__ = ["apply_case_reported_batch"]

@@ -12,7 +12,6 @@ from typing import Any
 from schemas import ComplaintFiled
 from workers.context import HandlerContext
 from workers.handlers.common import claim_batch, lock_subjects, timeline_row
-from workers.handlers.effects import ClockOp, Effects, data_hash, flush
 from workers.handlers.parking import take_parked
 from workers.handlers.review_apply import ReviewFacts
 from workers.records import Incoming
@@ -23,7 +22,8 @@ from workers.rules.complaints import (
     decide_extension,
     should_merge,
 )
-from workers.rules.sla import Clock, ClockOpKind, warn_offset
+from workers.rules.sla import Clock, ClockOp, ClockOpKind, warn_offset
+from workers.store.effects import Effects, data_hash, flush
 
 
 @dataclass

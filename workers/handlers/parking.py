@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from workers.handlers.effects import Effects
 from workers.handlers.review_apply import ReviewFacts
+from workers.store.effects import Effects
 
 
 def park(fx: Effects, facts: ReviewFacts, subject_type: str, subject_id: str) -> str:

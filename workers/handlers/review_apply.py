@@ -10,8 +10,6 @@ from typing import Any
 from schemas import PayoutApproved, payout_approved_event_id
 from topics import PAYOUT_APPROVED
 from workers.context import HandlerContext
-from workers.handlers.common import TimelineRow
-from workers.handlers.effects import CaseRow, ClockOp, Effects
 from workers.rules.case_lifecycle import (
     TERMINAL,
     CaseStatus,
@@ -26,7 +24,8 @@ from workers.rules.case_lifecycle import (
     payout_id,
 )
 from workers.rules.four_eyes import SAME_REVIEWER, PriorDecision, four_eyes_refusal
-from workers.rules.sla import Clock, ClockOpKind, warn_offset, window_for
+from workers.rules.sla import Clock, ClockOp, ClockOpKind, warn_offset, window_for
+from workers.store.effects import CaseRow, Effects, TimelineRow
 
 ZERO = timedelta(0)
 

@@ -17,12 +17,12 @@ from workers.handlers.complaints import (
     load_complaints,
     save_complaints,
 )
-from workers.handlers.effects import ClockOp, Effects, data_hash, flush, load_cases
 from workers.handlers.parking import park
 from workers.handlers.review_apply import ReviewFacts, apply_case_review
 from workers.handlers.routing import drain
 from workers.records import Incoming
-from workers.rules.sla import Clock, ClockOpKind
+from workers.rules.sla import Clock, ClockOp, ClockOpKind
+from workers.store.effects import Effects, data_hash, flush, load_cases
 
 
 def review_facts(item: Incoming) -> ReviewFacts:

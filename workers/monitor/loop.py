@@ -21,11 +21,11 @@ from infra.outbox import outbox_backlog
 from infra.retry import Backoff, run_loop
 from workers.context import HandlerContext
 from workers.escalations import count_escalations, raise_clock_escalations
-from workers.handlers.effects import Effects, flush
 from workers.monitor.health import run_checks
-from workers.monitor.surge import close_windows
 from workers.monitor.sweeper import count_sweep, sweep_clocks
 from workers.ops_samples import sample_ops
+from workers.store.effects import Effects, flush
+from workers.store.surge import close_windows
 
 log = logging.getLogger(__name__)
 

@@ -27,20 +27,8 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
+from schemas.enums import Clock as Clock  # the contract's names; rules add no copy
 from workers.rules.policy import Policy
-
-
-class Clock(StrEnum):
-    """SLA clock names as stored in ``rm_sla_clocks.clock``."""
-
-    DISPATCH = "dispatch"
-    SURVEY = "survey"
-    INITIAL_REVIEW = "initial_review"
-    SECOND_REVIEW = "second_review"
-    JOINT_REVIEW = "joint_review"
-    DETERMINATION = "determination"
-    COMPLAINT = "complaint"
-    CALLBACK = "callback"  # v2: requested → result (§4.10)
 
 
 def window_for(clock: Clock, policy: Policy, urgency: str | None = None) -> timedelta:
@@ -63,6 +51,8 @@ def window_for(clock: Clock, policy: Policy, urgency: str | None = None) -> time
         Clock.JOINT_REVIEW: sla.joint_review,
         Clock.DETERMINATION: sla.determination,
         Clock.COMPLAINT: sla.complaint,
+        Clock.PAYMENT: sla.payment,
+        Clock.CALLBACK: sla.callback,
     }
     return windows[clock]
 

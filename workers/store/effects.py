@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -18,11 +18,57 @@ from pydantic import BaseModel
 
 from infra.outbox import OutboxItem, enqueue
 from schemas import build_output
-from workers.handlers.common import TimelineRow, record_data_quality, write_timeline
 from workers.rules.case_lifecycle import CaseState, CaseStatus, Stage
 from workers.rules.four_eyes import PriorDecision
-from workers.rules.sla import ClockOp as ClockOp  # the old import path of v1 handlers
+from workers.rules.sla import ClockOp
 from workers.store.clocks import apply_clock_ops
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One row of ``rm_case_timeline`` (no PII: the detail is our own wording)."""
+
+    case_id: str | None
+    complaint_id: str | None
+    event_type: str
+    event_time: datetime
+    source: str
+    event_id: str
+    outcome: str
+    detail: str | None = None
+
+
+async def write_timeline(conn: Any, rows: Iterable[TimelineRow]) -> None:
+    """Insert timeline rows in one statement."""
+    rows = list(rows)
+    if not rows:
+        return
+    cols = list(zip(*[
+        (r.case_id, r.complaint_id, r.event_type, r.event_time, r.source, r.event_id, r.outcome,
+         r.detail) for r in rows
+    ], strict=True))
+    await conn.execute(
+        "INSERT INTO case_timeline (case_id, complaint_id, event_type, event_time, source,"
+        " event_id, outcome, detail) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[],"
+        " %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[])",
+        [list(c) for c in cols],
+    )
+
+
+async def record_data_quality(
+    conn: Any, rows: Sequence[tuple[str, str, str, str | None, str | None, str | None, str,
+                                    datetime | None]],
+) -> None:
+    """Insert data-quality registry rows: (kind, subject_type, subject_id, event_type,
+    source, event_id, detail, data_time); the same issue for the same event is kept once."""
+    if rows:
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO data_quality (kind, subject_type, subject_id, event_type, source,"
+                " event_id, detail, data_time) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                list(rows),
+            )
 
 
 def data_hash(data: BaseModel) -> str:
