@@ -15,6 +15,7 @@ from workers.rules.case_lifecycle import CaseStatus, apply_case_reported, on_dis
 from workers.rules.masking import mask_policy_no
 from workers.store.effects import CaseRow, Effects, data_hash, flush
 from workers.store.surge import count_reports
+from workers.store.tables import ParkedKey
 
 
 async def apply_case_reported_batch(
@@ -47,7 +48,7 @@ async def apply_case_reported_batch(
     for facts in await take_parked(conn, "case", set(fx.cases)):
         outcome = await apply_case_review(conn, facts, fx.cases[str(facts.case_id)], ctx, fx)
         fx.reviews[facts.review_id] = facts.row(outcome)
-        fx.unparked.append((facts.source, facts.event_id))
+        fx.unparked.append(ParkedKey(facts.source, facts.event_id))
     await flush(conn, fx)
     return outcomes
 

@@ -24,6 +24,7 @@ from workers.rules.complaints import (
 )
 from workers.rules.sla import Clock, ClockOp, ClockOpKind, warn_offset
 from workers.store.effects import Effects, data_hash, flush
+from workers.store.tables import ParkedKey
 
 
 @dataclass
@@ -188,7 +189,7 @@ async def apply_complaint_filed_batch(
     await _insert(conn, rows)
     for facts in await take_parked(conn, "complaint", {r[0] for r in rows}):
         fx.reviews[facts.review_id] = facts.row(apply_complaint_review(facts, known, fx))
-        fx.unparked.append((facts.source, facts.event_id))
+        fx.unparked.append(ParkedKey(facts.source, facts.event_id))
     await save_complaints(conn, known)
     await flush(conn, fx)
     return outcomes

@@ -26,6 +26,7 @@ from workers.rules.case_lifecycle import (
 from workers.rules.four_eyes import SAME_REVIEWER, PriorDecision, four_eyes_refusal
 from workers.rules.sla import Clock, ClockOp, ClockOpKind, warn_offset, window_for
 from workers.store.effects import CaseRow, Effects, TimelineRow
+from workers.store.tables import PayoutRow, ReviewRow
 
 ZERO = timedelta(0)
 
@@ -64,9 +65,9 @@ class ReviewFacts:
         data["completed_at"] = datetime.fromisoformat(data["completed_at"])
         return cls(**data)
 
-    def row(self, outcome: str) -> tuple[Any, ...]:
+    def row(self, outcome: str) -> ReviewRow:
         """The ``reviews`` table row."""
-        return (self.review_id, self.stage, self.case_id, self.complaint_id, self.dispatch_id,
+        return ReviewRow(self.review_id, self.stage, self.case_id, self.complaint_id, self.dispatch_id,
                 self.reviewer_id, self.decision, self.amount, self.disputed,
                 self.missing_documents, self.completed_at, outcome, self.source, self.event_id,
                 self.data_hash)
@@ -161,7 +162,7 @@ def _apply_transition(case: CaseRow, t: Transition, facts: ReviewFacts, policy: 
             approval_path=t.payout.approval_path.value, approved_at=t.payout.approved_at,
             pay_by=t.payout.pay_by, cat_code=case.cat_code,
         )
-        fx.payouts.append((pid, case.case_id, t.payout.review_id, case.insurer,
+        fx.payouts.append(PayoutRow(pid, case.case_id, t.payout.review_id, case.insurer,
                            case.report_no, t.payout.amount, t.payout.approval_path.value,
                            t.payout.approved_at, t.payout.pay_by, case.cat_code, event_id))
         fx.output("payout.approved", PAYOUT_APPROVED, case.case_id, data, event_id, ctx.clock())

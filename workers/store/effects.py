@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -22,53 +22,19 @@ from workers.rules.case_lifecycle import CaseState, CaseStatus, Stage
 from workers.rules.four_eyes import PriorDecision
 from workers.rules.sla import ClockOp
 from workers.store.clocks import apply_clock_ops
+from workers.store.rows import Row, insert_rows, unnest
+from workers.store.tables import (
+    DataQualityRow,
+    ParkedKey,
+    ParkedRow,
+    PayoutRow,
+    PiiRow,
+    ReviewRow,
+    TimelineRow,
+)
 
-
-@dataclass(frozen=True)
-class TimelineRow:
-    """One row of ``rm_case_timeline`` (no PII: the detail is our own wording)."""
-
-    case_id: str | None
-    complaint_id: str | None
-    event_type: str
-    event_time: datetime
-    source: str
-    event_id: str
-    outcome: str
-    detail: str | None = None
-
-
-async def write_timeline(conn: Any, rows: Iterable[TimelineRow]) -> None:
-    """Insert timeline rows in one statement."""
-    rows = list(rows)
-    if not rows:
-        return
-    cols = list(zip(*[
-        (r.case_id, r.complaint_id, r.event_type, r.event_time, r.source, r.event_id, r.outcome,
-         r.detail) for r in rows
-    ], strict=True))
-    await conn.execute(
-        "INSERT INTO case_timeline (case_id, complaint_id, event_type, event_time, source,"
-        " event_id, outcome, detail) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[],"
-        " %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[])",
-        [list(c) for c in cols],
-    )
-
-
-async def record_data_quality(
-    conn: Any, rows: Sequence[tuple[str, str, str, str | None, str | None, str | None, str,
-                                    datetime | None]],
-) -> None:
-    """Insert data-quality registry rows: (kind, subject_type, subject_id, event_type,
-    source, event_id, detail, data_time); the same issue for the same event is kept once."""
-    if rows:
-        async with conn.cursor() as cur:
-            await cur.executemany(
-                "INSERT INTO data_quality (kind, subject_type, subject_id, event_type, source,"
-                " event_id, detail, data_time) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT DO NOTHING",
-                list(rows),
-            )
+R = TypeVar("R", bound=Row)
+__all__ = ["CaseRow", "Effects", "TimelineRow", "data_hash", "flush", "load_cases"]
 
 
 def data_hash(data: BaseModel) -> str:
@@ -102,15 +68,17 @@ class Effects:
     """Everything one batch changes besides its inbox rows."""
 
     timeline: list[TimelineRow] = field(default_factory=list)
-    data_quality: list[tuple[Any, ...]] = field(default_factory=list)
+    data_quality: list[DataQualityRow] = field(default_factory=list)
     outbox: list[OutboxItem] = field(default_factory=list)
     clock_ops: list[ClockOp] = field(default_factory=list)
     cases: dict[str, CaseRow] = field(default_factory=dict)
-    payouts: list[tuple[Any, ...]] = field(default_factory=list)
-    reviews: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-    parked: list[tuple[Any, ...]] = field(default_factory=list)
-    unparked: list[tuple[str, str]] = field(default_factory=list)
-    pii: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    payouts: list[PayoutRow] = field(default_factory=list)
+    reviews: dict[str, ReviewRow] = field(default_factory=dict)
+    parked: list[ParkedRow] = field(default_factory=list)
+    unparked: list[ParkedKey] = field(default_factory=list)
+    pii: list[PiiRow] = field(default_factory=list)
+    #: any other typed rows (v2 row kinds), written per kind in the order first added
+    rows: dict[type[Row], list[Row]] = field(default_factory=dict)
     freed_provinces: set[str] = field(default_factory=set)
     #: surge alerts (province, city, opened_at, resolved_at), read once per batch on demand
     surge_alerts: list[tuple[Any, ...]] | None = None
@@ -125,17 +93,21 @@ class Effects:
            event_type: str | None = None, source: str | None = None,
            event_id: str | None = None, data_time: datetime | None = None) -> None:
         """Record a data-quality issue (录入差错登记)."""
-        self.data_quality.append(
-            (kind, subject_type, subject_id, event_type, source, event_id, detail, data_time)
-        )
+        self.data_quality.append(DataQualityRow(kind, subject_type, subject_id, event_type,
+                                                source, event_id, detail, data_time))
 
     def vault(self, subject_type: str, subject_id: str, source: str, event_id: str,
               fields: dict[str, Any]) -> None:
         """Keep raw personal data in the one protected table."""
         present = {k: v for k, v in fields.items() if v not in (None, "")}
         if present:
-            self.pii.append((subject_type, subject_id, source, event_id,
-                             json.dumps(present, ensure_ascii=False)))
+            self.pii.append(PiiRow(subject_type, subject_id, source, event_id,
+                                   json.dumps(present, ensure_ascii=False)))
+
+    def add(self, *rows: Row) -> None:
+        """Queue typed rows of any kind (one INSERT per kind at :func:`flush`)."""
+        for row in rows:
+            self.rows.setdefault(type(row), []).append(row)
 
 
 async def load_cases(conn: Any, case_ids: set[str]) -> dict[str, CaseRow]:
@@ -169,71 +141,53 @@ async def load_cases(conn: Any, case_ids: set[str]) -> dict[str, CaseRow]:
     return out
 
 
-def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    """Rows → one list per column (the parameters of an ``unnest`` statement)."""
-    cols: list[list[Any]] = [[] for _ in range(width)]
-    for row in rows:
-        for col, value in zip(cols, row, strict=True):
-            col.append(value)
-    return cols
-
-
 async def flush(conn: Any, fx: Effects) -> None:
     """Write every collected effect (order matters: rows before the views that join them).
 
-    Each kind of row is written with ONE ``unnest`` statement with binary parameters (not
-    ``executemany``, which costs a protocol round of Python work and a server execution
-    per row; psycopg dumps arrays in binary 5-15x faster than as text).
+    Each kind of row is written with ONE ``unnest`` statement with binary parameters
+    (derived from its row class, :mod:`workers.store.rows`).
     """
-    if fx.pii:
-        await conn.execute(
-            "INSERT INTO pii_vault (subject_type, subject_id, source, event_id, fields)"
-            " SELECT st, sid, src, eid, f::jsonb FROM unnest(%b::text[], %b::text[],"
-            " %b::text[], %b::text[], %b::text[]) AS u(st, sid, src, eid, f)"
-            " ON CONFLICT DO NOTHING", _columns(fx.pii, 5))
-    if fx.reviews:
-        await conn.execute(
-            "INSERT INTO reviews (review_id, stage, case_id, complaint_id, dispatch_id,"
-            " reviewer_id, decision, amount, disputed, missing_documents, completed_at,"
-            " outcome, source, event_id, data_hash) SELECT * FROM unnest(%b::text[],"
-            " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
-            " %b::numeric[], %b::bool[], %b::int[], %b::timestamptz[], %b::text[], %b::text[],"
-            " %b::text[], %b::text[]) ON CONFLICT (review_id) DO UPDATE"
-            " SET outcome = EXCLUDED.outcome", _columns(list(fx.reviews.values()), 15))
-    dirty = [c for c in fx.cases.values() if c.dirty]
-    if dirty:
-        await conn.execute(
-            "UPDATE cases c SET status = u.status, stage = u.stage, disputed = u.disputed,"
-            " cat_mode = u.cat_mode, approved_amount = u.approved_amount,"
-            " closed_at = u.closed_at, updated_at = u.updated_at, docs_stage = u.docs_stage"
-            " FROM unnest(%b::text[], %b::text[], %b::bool[], %b::bool[], %b::numeric[],"
-            " %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[]) AS u(status, stage,"
-            " disputed, cat_mode, approved_amount, closed_at, updated_at, docs_stage, case_id)"
-            " WHERE c.case_id = u.case_id",
-            _columns([(c.state.status.value, c.state.stage.value if c.state.stage else None,
-                       c.state.disputed, bool(c.state.cat_mode), c.approved_amount, c.closed_at,
-                       c.updated_at,
-                       c.state.stage.value if c.state.status is CaseStatus.DOCUMENTS_PENDING
-                       and c.state.stage else None, c.case_id) for c in dirty], 9))
+    await insert_rows(conn, _typed(PiiRow, fx.pii))
+    await insert_rows(conn, _typed(ReviewRow, list(fx.reviews.values())))
+    await _update_cases(conn, [c for c in fx.cases.values() if c.dirty])
     if fx.clock_ops:
         await apply_clock_ops(conn, fx.clock_ops)
-    if fx.payouts:
-        await conn.execute(
-            "INSERT INTO payouts (payout_id, case_id, review_id, insurer, report_no, amount,"
-            " approval_path, approved_at, pay_by, cat_code, event_id) SELECT * FROM"
-            " unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
-            " %b::numeric[], %b::text[], %b::timestamptz[], %b::timestamptz[], %b::text[],"
-            " %b::text[]) ON CONFLICT DO NOTHING", _columns(fx.payouts, 11))
-    if fx.parked:
-        await conn.execute(
-            "INSERT INTO parked_events (source, event_id, subject_type, subject_id,"
-            " data_time, payload) SELECT src, eid, st, sid, dt, p::jsonb FROM unnest(%b::text[],"
-            " %b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[])"
-            " AS u(src, eid, st, sid, dt, p) ON CONFLICT DO NOTHING", _columns(fx.parked, 6))
+    await insert_rows(conn, _typed(PayoutRow, fx.payouts))
+    await insert_rows(conn, _typed(ParkedRow, fx.parked))
     if fx.unparked:
-        await conn.execute(
-            "DELETE FROM parked_events p USING unnest(%b::text[], %b::text[]) AS u(src, eid)"
-            " WHERE p.source = u.src AND p.event_id = u.eid", _columns(fx.unparked, 2))
+        keys = _typed(ParkedKey, fx.unparked)
+        await conn.execute(f"DELETE FROM parked_events p USING {unnest(ParkedKey)}"
+                           " WHERE p.source = u.source AND p.event_id = u.event_id",
+                           [[k.source for k in keys], [k.event_id for k in keys]])
+    for rows in fx.rows.values():
+        await insert_rows(conn, rows)
     await enqueue(conn, fx.outbox)
-    await write_timeline(conn, fx.timeline)
-    await record_data_quality(conn, fx.data_quality)
+    await insert_rows(conn, _typed(TimelineRow, fx.timeline))
+    await insert_rows(conn, _typed(DataQualityRow, fx.data_quality))
+
+
+async def _update_cases(conn: Any, dirty: Sequence[CaseRow]) -> None:
+    if not dirty:
+        return
+    await conn.execute(
+        "UPDATE cases c SET status = u.status, stage = u.stage, disputed = u.disputed,"
+        " cat_mode = u.cat_mode, approved_amount = u.approved_amount,"
+        " closed_at = u.closed_at, updated_at = u.updated_at, docs_stage = u.docs_stage"
+        " FROM unnest(%b::text[], %b::text[], %b::bool[], %b::bool[], %b::numeric[],"
+        " %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[]) AS u(status, stage,"
+        " disputed, cat_mode, approved_amount, closed_at, updated_at, docs_stage, case_id)"
+        " WHERE c.case_id = u.case_id",
+        [[c.state.status.value for c in dirty],
+         [c.state.stage.value if c.state.stage else None for c in dirty],
+         [c.state.disputed for c in dirty], [bool(c.state.cat_mode) for c in dirty],
+         [c.approved_amount for c in dirty], [c.closed_at for c in dirty],
+         [c.updated_at for c in dirty],
+         [c.state.stage.value if c.state.status is CaseStatus.DOCUMENTS_PENDING and c.state.stage
+          else None for c in dirty],
+         [c.case_id for c in dirty]])
+
+
+def _typed(cls: type[R], items: Sequence[Any]) -> list[R]:
+    """``items`` as ``cls`` rows; a positional tuple (the pre-typed-rows API, still used by
+    handlers written before it) is converted field by field."""
+    return [i if isinstance(i, cls) else cls(*i) for i in items]
