@@ -115,6 +115,9 @@ async def run_relay(
         counts = await relay_once(pool, publisher, names)
         for topic, n in counts.items():
             metrics.outbox_published_total.labels(topic=topic).inc(n)
+        if counts:  # counts per topic only, never the records
+            log.debug("outbox relay: published %s",
+                      ", ".join(f"{n} to {t}" for t, n in sorted(counts.items())))
         return 0.0 if sum(counts.values()) >= 1000 else idle_s
 
     await run_loop(step, component="outbox_relay", metrics=metrics, stop=stop)

@@ -7,12 +7,15 @@ from typing import Any
 
 from schemas import CaseReported
 from workers.context import HandlerContext
+from workers.handlers.catastrophes import effective_for, lock_catastrophes
 from workers.handlers.common import claim_batch, lock_subjects, timeline_row
 from workers.handlers.parking import take_parked
 from workers.handlers.review_apply import add_clock_ops, apply_case_review
 from workers.records import Incoming
 from workers.rules.case_lifecycle import CaseStatus, apply_case_reported, on_dispatch_requested
+from workers.rules.catastrophe import latest_versions
 from workers.rules.masking import mask_policy_no
+from workers.store.catastrophes import load_versions
 from workers.store.effects import CaseRow, Effects, data_hash, flush
 from workers.store.surge import count_reports
 from workers.store.tables import ParkedKey
@@ -24,6 +27,7 @@ async def apply_case_reported_batch(
     """Apply a batch of case.reported events; one outcome per event."""
     outcomes, todo = await claim_batch(conn, "case-reported", items)
     await lock_subjects(conn, [f"case:{i.event.data.case_id}" for _, i in todo])
+    await lock_catastrophes(conn)  # a case and a declaration: one order (SPEC §4.5)
     ids = {i.event.data.case_id for _, i in todo}
     known = await _known_hashes(conn, ids)
     fx = Effects()
@@ -37,14 +41,16 @@ async def apply_case_reported_batch(
             continue
         known[data.case_id] = digest
         new.append(item)
-    await _insert_cases(conn, new, known)
+    codes = await _effective_codes(conn, new)
+    await _insert_cases(conn, new, known, codes)
     await _fill_complaint_cities(conn, new)
     await count_reports(conn, [(i.event.data.incident.province, i.event.data.incident.city,
                                 i.event.data.insurer, i.event.data.reported_at) for i in new],
                         ctx, fx)
     dispatched = await _first_dispatches(conn, {i.event.data.case_id for i in new})
     for item in new:
-        _start_case(fx, item, dispatched.get(item.event.data.case_id), ctx)
+        _start_case(fx, item, dispatched.get(item.event.data.case_id), ctx,
+                    codes[item.event.data.case_id])
     for facts in await take_parked(conn, "case", set(fx.cases)):
         outcome = await apply_case_review(conn, facts, fx.cases[str(facts.case_id)], ctx, fx)
         fx.reviews[facts.review_id] = facts.row(outcome)
@@ -80,7 +86,22 @@ async def _first_dispatches(conn: Any, ids: set[str]) -> dict[str, Any]:
     return {r[0]: r[1] for r in await cur.fetchall()}
 
 
-async def _insert_cases(conn: Any, new: list[Incoming], digests: dict[str, str]) -> None:
+async def _effective_codes(conn: Any, new: list[Incoming]) -> dict[str, str | None]:
+    """case_id → effective cat_code: the insurer's, else a declared catastrophe's (§4.5)."""
+    out: dict[str, str | None] = {i.event.data.case_id: i.event.data.cat_code for i in new}
+    if all(out.values()):
+        return out
+    latest = list(latest_versions(await load_versions(conn)).values())
+    for item in new:
+        d: CaseReported = item.event.data
+        if d.cat_code is None and latest:
+            inc = d.incident
+            out[d.case_id] = effective_for(inc.province, inc.city, inc.occurred_at, latest)
+    return out
+
+
+async def _insert_cases(conn: Any, new: list[Incoming], digests: dict[str, str],
+                        codes: dict[str, str | None]) -> None:
     if not new:
         return
     rows = []
@@ -90,16 +111,17 @@ async def _insert_cases(conn: Any, new: list[Incoming], digests: dict[str, str])
         rows.append((
             d.case_id, d.insurer, d.report_no, mask_policy_no(d.policy_no), d.line.value,
             d.channel.value, inc.province, inc.city, inc.district, inc.cause, "reported",
-            "survey", d.cat_code, d.cat_code is not None, d.loss.injuries,
+            "survey", codes[d.case_id], d.cat_code, d.cat_code is not None, d.loss.injuries,
             d.loss.estimated_amount, d.reported_at, inc.occurred_at, d.reported_at,
             item.source, item.event_id, digests[d.case_id],  # data_hash(d), computed above
         ))
     # one unnest statement (binary parameters) instead of a per-row executemany
     await conn.execute(
         "INSERT INTO cases (case_id, insurer, report_no, policy_no_masked, line, channel,"
-        " province, city, district, cause, status, stage, cat_code, cat_mode, injuries,"
+        " province, city, district, cause, status, stage, cat_code, insurer_cat_code, cat_mode,"
+        " injuries,"
         " estimated_amount, reported_at, occurred_at, updated_at, source, event_id,"
-        " data_hash) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[],"
+        " data_hash) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
         " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
         " %b::text[], %b::text[], %b::bool[], %b::int[], %b::numeric[], %b::timestamptz[],"
         " %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[], %b::text[])",
@@ -118,12 +140,13 @@ async def _fill_complaint_cities(conn: Any, new: list[Incoming]) -> None:
             ([i.event.data.case_id for i in new], [i.event.data.incident.city for i in new]))
 
 
-def _start_case(fx: Effects, item: Incoming, first_dispatch: Any, ctx: HandlerContext) -> None:
+def _start_case(fx: Effects, item: Incoming, first_dispatch: Any, ctx: HandlerContext,
+                cat_code: str | None) -> None:
     d: CaseReported = item.event.data
     inc = d.incident
     t = apply_case_reported(d.loss.injuries, d.cat_code is not None)
     case = CaseRow(d.case_id, d.insurer, d.line.value, inc.province, inc.city, d.report_no,
-                   d.cat_code, t.state, updated_at=d.reported_at)
+                   cat_code, t.state, updated_at=d.reported_at)
     fx.cases[d.case_id] = case
     policy = ctx.policy.for_case(d.insurer, d.line.value)
     add_clock_ops(fx, case, t.clocks, d.reported_at, policy)

@@ -10,6 +10,7 @@ from typing import Any
 from schemas import PayoutApproved, payout_approved_event_id
 from topics import PAYOUT_APPROVED
 from workers.context import HandlerContext
+from workers.handlers.catastrophes import declared_cover_at
 from workers.rules.case_lifecycle import (
     TERMINAL,
     CaseStatus,
@@ -116,9 +117,12 @@ async def apply_case_review(
              else on_survey_unable(case.state))
     else:
         surge = False
-        if stage is Stage.INITIAL and case.state.cat_mode is None and not case.cat_code:
-            surge = await surge_open_at(conn, case.province, case.city, facts.completed_at,
-                                         fx)
+        if stage is Stage.INITIAL and case.state.cat_mode is None and not case.state.has_cat_code:
+            # catastrophe mode (SPEC §4.3): an open surge for the city, or (v2) a declared
+            # catastrophe whose version in force at completed_at covers the case
+            surge = (await surge_open_at(conn, case.province, case.city, facts.completed_at, fx)
+                     or await declared_cover_at(conn, case.case_id, facts.completed_at)
+                     is not None)
         review = ReviewInput(facts.review_id, stage, Decision(facts.decision),
                              facts.completed_at, facts.amount, facts.disputed)
         t = decide_review(case.state, review, policy, surge)

@@ -10,6 +10,7 @@ from typing import Any
 
 from schemas import ReviewCompleted
 from workers.context import HandlerContext
+from workers.handlers.catastrophes import lock_catastrophes
 from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects
 from workers.handlers.complaints import (
     apply_complaint_review,
@@ -54,6 +55,7 @@ async def apply_review_completed_batch(
     facts_all = [f for _, _, f in todo]
     complaint_ids = {str(f.complaint_id) for f in facts_all if f.stage == "complaint"}
     await lock_subjects(conn, _locks(facts_all) + await complaint_case_locks(conn, complaint_ids))
+    await lock_catastrophes(conn)  # an initial decision and a declaration: one order (§4.3)
     known = await _known_reviews(conn, {f.review_id for f in facts_all})
     cases = await load_cases(conn, {f.case_id for f in facts_all
                                     if f.case_id and f.stage != "complaint"})

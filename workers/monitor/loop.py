@@ -24,6 +24,7 @@ from workers.escalations import count_escalations, raise_clock_escalations
 from workers.monitor.health import run_checks
 from workers.monitor.sweeper import count_sweep, sweep_clocks
 from workers.ops_samples import sample_ops
+from workers.store.catastrophes import resolve_catastrophes
 from workers.store.effects import Effects, flush
 from workers.store.surge import close_windows
 
@@ -32,7 +33,8 @@ log = logging.getLogger(__name__)
 LagRow = tuple[str, int, int, float]  # topic, partition, lag messages, lag seconds
 LagProbe = Callable[[datetime], Iterable[LagRow]]
 STAGES = ("survey", "initial", "second", "joint")
-KINDS = ("surge", "backlog", "sla_breach", "consumer_lag", "group_complaint", "data_quality")
+KINDS = ("surge", "backlog", "sla_breach", "consumer_lag", "group_complaint", "data_quality",
+         "satisfaction")
 
 
 async def sweep_once(pool: AsyncConnectionPool, now: datetime, metrics: Metrics,
@@ -72,6 +74,7 @@ async def check_once(pool: AsyncConnectionPool, now: datetime, ctx: HandlerConte
             return False
         fx = Effects()
         await close_windows(uow.conn, now, ctx, fx)
+        await resolve_catastrophes(uow.conn, now, ctx, fx)
         await run_checks(uow.conn, now, ctx, fx)
         await flush(uow.conn, fx)
         await uow.commit()
@@ -142,14 +145,16 @@ async def run_monitor(pool: AsyncConnectionPool, ctx: HandlerContext, metrics: M
     async def step() -> float:
         nonlocal last_check
         now = ctx.clock()
-        while await sweep_once(pool, now, metrics, ctx) >= 2000:
+        while (marks := await sweep_once(pool, now, metrics, ctx)) >= 2000:
             pass  # a backlog of due clocks: keep sweeping before sleeping
+        log.debug("monitor: sweep set %d SLA mark(s)", marks)
         if lag_probe is not None:
             await report_lag(pool, list(lag_probe(now)), now, metrics)
         if last_check is None or now - last_check >= every:
             last_check = now
             await refresh_gauges(pool, metrics)
-            await check_once(pool, now, ctx, every)
+            ran = await check_once(pool, now, ctx, every)
+            log.debug("monitor: health checks %s", "run" if ran else "run by another worker")
             await sample_ops(pool, now)  # ops page history; one process a minute
         return sweep_every_s
 

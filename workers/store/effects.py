@@ -115,7 +115,8 @@ async def load_cases(conn: Any, case_ids: set[str]) -> dict[str, CaseRow]:
     if not case_ids:
         return {}
     cur = await conn.execute(
-        "SELECT case_id, insurer, line, province, city, report_no, cat_code, status, stage,"
+        "SELECT case_id, insurer, line, province, city, report_no, cat_code,"
+        " insurer_cat_code IS NOT NULL, status, stage,"
         " injuries, disputed, cat_mode, approved_amount, closed_at, updated_at,"
         " (SELECT bool_or(true) FROM reviews r WHERE r.case_id = c.case_id"
         "   AND r.stage = 'initial' AND r.outcome = 'applied') AS initial_done,"
@@ -128,11 +129,14 @@ async def load_cases(conn: Any, case_ids: set[str]) -> dict[str, CaseRow]:
     )
     out = {}
     for row in await cur.fetchall():
-        (cid, insurer, line, province, city, report_no, cat_code, status, stage, injuries,
-         disputed, cat_mode, approved, closed_at, updated_at, initial_done, deciders) = row
+        (cid, insurer, line, province, city, report_no, cat_code, insurer_coded, status, stage,
+         injuries, disputed, cat_mode, approved, closed_at, updated_at, initial_done,
+         deciders) = row
+        # cat_code is the effective one (insurer's, else declared, SPEC §4.5); catastrophe
+        # mode counts only an insurer-given one as "has a cat_code" (§4.3)
         state = CaseState(
             status=CaseStatus(status), stage=Stage(stage) if stage else None,
-            injuries=injuries, disputed=disputed, has_cat_code=cat_code is not None,
+            injuries=injuries, disputed=disputed, has_cat_code=insurer_coded,
             cat_mode=cat_mode if initial_done else None,
         )
         out[cid] = CaseRow(cid, insurer, line, province, city, report_no, cat_code, state,
