@@ -18,9 +18,11 @@ Why: rows used to be positional tuples matched by hand against column lists and
 
 Each field is a column; its Postgres type comes from the annotation (``str`` → text,
 ``datetime`` → timestamptz, ``Decimal`` → numeric, ``bool``, ``int``, ``float``,
-``date``), or from ``col("jsonb")`` metadata. Parameters are binary arrays (``%b``), one
-per column: one statement per row kind and batch, whatever the batch size (psycopg dumps
-arrays in binary 5-15x faster than as text; ``executemany`` costs a round trip per row).
+``date``), or from ``col("jsonb")`` metadata (``col("text[]<-json")``: a text array
+sent as JSON text, since ``unnest`` would flatten an array of arrays). Parameters are
+binary arrays (``%b``), one per column: one statement per row kind and batch, whatever the
+batch size (psycopg dumps arrays in binary 5-15x faster than as text; ``executemany``
+costs a round trip per row).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from psycopg import AsyncConnection
 _PG = {str: "text", datetime: "timestamptz", date: "date", Decimal: "numeric", bool: "bool",
        int: "int8", float: "float8"}
 _CAST_IN_SELECT = {"jsonb", "json"}  # sent as text, cast where selected
+#: a text[] column sent as JSON text (unnest flattens arrays of arrays)
+_JSON_ARRAY = "text[]<-json"
 R = TypeVar("R", bound="Row")
 
 
@@ -65,10 +69,14 @@ class Column:
     @property
     def array_param(self) -> str:
         """The ``unnest`` parameter: ``%b::text[]`` (json is sent as text)."""
-        return f"%b::{'text' if self.pg_type in _CAST_IN_SELECT else self.pg_type}[]"
+        as_text = self.pg_type in _CAST_IN_SELECT or self.pg_type == _JSON_ARRAY
+        return f"%b::{'text' if as_text else self.pg_type}[]"
 
     def selected(self, alias: str) -> str:
         """The column read from the ``unnest`` alias, cast where needed."""
+        if self.pg_type == _JSON_ARRAY:
+            return (f"CASE WHEN {alias}.{self.name} IS NOT NULL THEN ARRAY(SELECT"
+                    f" jsonb_array_elements_text({alias}.{self.name}::jsonb)) END")
         return f"{alias}.{self.name}" + (f"::{self.pg_type}" if self.pg_type in _CAST_IN_SELECT
                                           else "")
 

@@ -79,6 +79,8 @@ class ReviewRow(Row):
     source: str = col("text")
     event_id: str = col("text")
     data_hash: str = col("text")
+    #: JSON text of the list (sent as text: unnest would flatten a 2-D array)
+    missing_documents_list: str | None = col("text[]<-json", default=None)
 
 
 @dataclass(frozen=True)
@@ -119,3 +121,22 @@ class ParkedKey(Row):
     __table__: ClassVar[str] = "parked_events"
     source: str
     event_id: str
+
+
+@dataclass(frozen=True)
+class CaseUpdate(Row):
+    """The columns a batch changes on ``cases`` (written by key ``case_id``)."""
+
+    __table__: ClassVar[str] = "cases"
+    case_id: str
+    status: str
+    stage: str | None
+    disputed: bool
+    cat_mode: bool
+    approved_amount: Decimal | None
+    closed_at: datetime | None
+    updated_at: datetime | None
+    docs_stage: str | None
+    decision: str | None
+    decided_at: datetime | None
+    withdrawn_at: datetime | None
