@@ -75,6 +75,13 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         metrics.escalations_total.labels(cause=cause, level="supervisor")
     for kind in NOTICE_KINDS:
         metrics.notices_total.labels(kind=kind)
+    # found by the real-Prometheus test: without a zero series these two were absent from
+    # /metrics until their first increment, so the dashboard's panels named missing metrics
+    for component in (*INPUT_TOPICS, "monitor", "outbox_relay"):
+        metrics.transient_errors_total.labels(component=component)
+    for kind in ("dispatch", "closing", "complaint"):
+        for outcome in ("requested", "reached", "unreachable", "refused"):
+            metrics.callbacks_total.labels(kind=kind, outcome=outcome)
     return metrics
 
 
