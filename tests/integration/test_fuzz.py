@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from kafka import KafkaProducer
@@ -47,10 +48,13 @@ from schemas import INPUT_EVENTS, Envelope
 from tests.conftest import contract_dir
 from tests.integration.conftest import wait_until
 from tests.integration.kafka_helpers import HEADERS, read_all
-from topics import CALLBACK_COMPLETED, V1_INPUT_TOPICS, TopicNames
+from topics import CALLBACK_COMPLETED, CASE_WITHDRAWN, PAYMENT_SETTLED, V1_INPUT_TOPICS, TopicNames
 
-# v2 topics are fuzzed once their handlers land
-INPUT_TOPICS = (*V1_INPUT_TOPICS, CALLBACK_COMPLETED)
+#: v2 topics are fuzzed once their handlers land (payment-settled, case-withdrawn: issue 11;
+#: callback-completed: issue 12)
+INPUT_TOPICS = (*V1_INPUT_TOPICS, PAYMENT_SETTLED, CASE_WITHDRAWN, CALLBACK_COMPLETED)
+
+pytestmark = pytest.mark.integration
 
 FUZZ_COUNT = int(os.environ.get("CLAIMDESK_FUZZ_COUNT", "10000"))
 FUZZ_SEED = int(os.environ.get("CLAIMDESK_FUZZ_SEED", "20261121"))
@@ -68,6 +72,8 @@ SAMPLES: dict[str, list[str]] = {
                          "review.completed.complaint.json"],
     "complaint-filed": ["complaint.filed.json"],
     "callback-completed": ["callback.completed.json"],
+    "payment-settled": ["payment.settled.json", "payment.settled.failed.json"],
+    "case-withdrawn": ["case.withdrawn.json"],
 }
 TIME_PATHS: dict[str, list[tuple[str, ...]]] = {
     "case-reported": [("time",), ("data", "reported_at"), ("data", "incident", "occurred_at")],
@@ -75,10 +81,13 @@ TIME_PATHS: dict[str, list[tuple[str, ...]]] = {
     "review-completed": [("time",), ("data", "completed_at")],
     "complaint-filed": [("time",), ("data", "filed_at")],
     "callback-completed": [("time",), ("data", "completed_at")],
+    "payment-settled": [("time",), ("data", "settled_at")],
+    "case-withdrawn": [("time",), ("data", "withdrawn_at")],
 }
 MONEY_PATHS: dict[str, list[tuple[str, ...]]] = {
     "case-reported": [("data", "loss", "estimated_amount")],
     "review-completed": [("data", "amount")],
+    "payment-settled": [("data", "amount")],
 }
 
 # ------------------------------------------------------------------- value catalogues
@@ -235,7 +244,8 @@ def business_key(topic: str, event: Envelope) -> tuple[str, str]:
     d = event.data
     attr = {"case-reported": "case_id", "dispatch-requested": "dispatch_id",
             "review-completed": "review_id", "complaint-filed": "complaint_id",
-            "callback-completed": "callback_id"}[topic]
+            "callback-completed": "callback_id",
+            "payment-settled": "settlement_id", "case-withdrawn": "case_id"}[topic]
     return attr, str(getattr(d, attr))
 
 
@@ -269,6 +279,10 @@ class Fuzzer:
             data["review_id"] = f"FZ-R-{n}"
         elif topic == "callback-completed":
             data["callback_id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"fz-callback-{n}"))
+        elif topic == "payment-settled":
+            data["settlement_id"] = f"FZ-S-{n}"
+        elif topic == "case-withdrawn":
+            data["case_id"] = doc["subject"] = f"FZ-W-{n}"
         else:
             data["complaint_id"] = f"FZ-CP-{n}"
         return doc
@@ -318,6 +332,11 @@ class Fuzzer:
             data["comment"] = next(it)
             data["agent_id"] = "CB-" + "".join(next(it).split())[:100]
             data["case_id"] = f"FZ-{self.n - 4}"
+        elif topic == "payment-settled":  # parked: its payout never exists
+            data["bank_ref"] = "B-" + "".join(next(it).split())[:100]
+            data["case_id"] = f"FZ-{self.n - 4}"
+        elif topic == "case-withdrawn":
+            data["requested_by"] = "CS-" + "".join(next(it).split())[:100]
         else:
             data["description"] = next(it)
             data["complainant"]["name"] = next(it)[:256] or "x"
@@ -753,6 +772,10 @@ def _assert_stored_verbatim(conn: psycopg.Connection[Any], valid: list[Message])
         "SELECT complaint_id, insurer, against_adjuster_id FROM complaints").fetchall()}
     reviews = {r[0]: r[1] for r in conn.execute(
         "SELECT review_id, reviewer_id FROM reviews").fetchall()}
+    settlements = {r[0]: r[1:] for r in conn.execute(
+        "SELECT settlement_id, case_id, bank_ref FROM settlements").fetchall()}
+    withdrawals = {r[0]: r[1] for r in conn.execute(
+        "SELECT case_id, requested_by FROM withdrawals").fetchall()}
     vault = {(r[0], r[1]): r[2] for r in conn.execute(
         "SELECT source, event_id, fields FROM pii_vault").fetchall()}
     # callback attempts for callbacks never requested wait parked (SPEC §4.10)
@@ -781,6 +804,12 @@ def _assert_stored_verbatim(conn: psycopg.Connection[Any], valid: list[Message])
             assert (payload["callback_id"], payload["agent_id"]) == (
                 str(d.callback_id), d.agent_id), m.origin
             pii = [d.comment]
+        elif m.topic == "payment-settled":
+            assert settlements[d.settlement_id] == (d.case_id, d.bank_ref), m.origin
+            pii = []
+        elif m.topic == "case-withdrawn":
+            assert withdrawals[d.case_id] == d.requested_by, m.origin
+            pii = []
         else:
             assert reviews[d.review_id] == d.reviewer_id, m.origin
             pii = [d.reason]

@@ -11,7 +11,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -206,3 +206,42 @@ def test_the_delay_notice_goes_once_at_the_determination_warning_mark(dsn: str) 
                      warn + timedelta(hours=1))]
     params = [e["data"]["params"] for e in _outbox(dsn) if e["data"]["kind"] == "delay"]
     assert len(params) == 1 and params[0]["clock"] == "determination"
+
+
+def test_complaint_notices_each_merged_complaint_and_the_extension_reason(
+    dsn: str, bootstrap: str, names: TopicNames
+) -> None:
+    extend = b.review("R-X", "C-1", "complaint", "extended", at=60, complaint_id="P-1")
+    extend["data"]["reason"] = "需调取行车记录仪 13800000000"
+
+    async def scenario() -> None:
+        ctx = context(FakeClock(b.T0 + timedelta(days=2)))
+        pool = await _pool(dsn)
+        publisher = AsyncPublisher(bootstrap)
+        await publisher.start()
+        try:
+            await apply(pool, "case-reported", [b.case("C-1")], ctx)
+            await apply(pool, "complaint-filed", [b.complaint("P-1", "C-1", at=30),
+                                                  b.complaint("P-2", "C-1", at=40)], ctx)
+            await apply(pool, "review-completed", [extend], ctx)
+            await apply(pool, "review-completed", [
+                b.review("R-C", "C-1", "complaint", "upheld", at=90, complaint_id="P-1")], ctx)
+            await _relay_all(pool, publisher, names, PoolVaultReader(pool))
+        finally:
+            await publisher.stop()
+            await pool.close()
+
+    asyncio.run(scenario())
+    assert sorted(_rows(dsn, "SELECT kind, complaint_id FROM rm_notices")) == [
+        ("complaint_extended", "P-1"), ("complaint_result", "P-1"), ("complaint_result", "P-2")]
+    raw = b"".join(bytes(r[0]) for r in _rows(dsn, "SELECT value FROM outbox"))
+    assert "行车记录仪".encode() not in raw  # the reason is not stored
+    got = {json.loads(r.value)["data"]["kind"] + ":" + json.loads(r.value)["data"]["complaint_id"]:
+           json.loads(r.value)["data"] for r in read_all(
+               bootstrap, names.name(CUSTOMER_NOTICES), expect=3)}
+    ext = got["complaint_extended:P-1"]
+    assert ext["params"]["reason"] == "需调取行车记录仪 13800000000"
+    assert ext["to"]["role"] == "complainant" and ext["to"]["phone"]
+    filed = b.T0 + timedelta(minutes=30)
+    assert datetime.fromisoformat(ext["params"]["due_at"]) == filed + timedelta(days=30)
+    assert got["complaint_result:P-2"]["params"] == {"decision": "upheld"}

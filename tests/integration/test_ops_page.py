@@ -230,7 +230,7 @@ def test_ops_page_in_chromium(dsn: str, serve: tuple[Path, str], tmp_path: Path)
     surge = page.find("Surges")
     assert "surge" in surge["class"]
     assert ["critical", "province=浙江省, city=温州市", SURGE_SUMMARY, "2025-07-14 10:22:00",
-            "12"] in surge["rows"]
+            "12", "342.0 cases/h"] in surge["rows"]
 
     backlog = page.find("Backlog")
     assert ["浙江省", "温州市", "3", "12 min"] in backlog["rows"]

@@ -18,6 +18,8 @@ from tests.conftest import contract_dir
 from tests.integration import builders as b
 from tests.integration.inproc import FakeClock, apply, context
 from workers.monitor.loop import check_once
+from workers.ops_page import fetch_page, page_time, render_html
+from workers.ops_panels.payments import PANELS
 
 pytestmark = pytest.mark.integration
 DAY = 24 * 60
@@ -141,7 +143,7 @@ def test_a_settlement_before_its_payout_is_parked_and_a_wrong_amount_refused(
 
 def test_zero_approval_closes_at_once_and_a_failed_payout_opens_an_alert(dsn: str) -> None:
     async def scenario() -> None:
-        ctx = context(FakeClock(b.T0 + timedelta(days=3)))
+        ctx = context(FakeClock(b.T0 + timedelta(days=9)))
         pool = AsyncConnectionPool(dsn, min_size=1, max_size=2, open=False)
         await pool.open()
         try:
@@ -152,8 +154,13 @@ def test_zero_approval_closes_at_once_and_a_failed_payout_opens_an_alert(dsn: st
             await apply(pool, "payment-settled", [settlement("S1", "C-1", "failed", at=DAY)],
                         ctx)
             await check_once(pool, ctx.clock(), ctx, timedelta(seconds=30), force=True)
+            t = page_time(ctx.clock())
+            html = render_html(t, await fetch_page(pool, t, PANELS))
         finally:
             await pool.close()
+        # the ops page panel: C-1 failed, its pay_by (approval + 10 days) is within 48 h
+        assert "赔付支付 Payouts" in html and "<td>C-1</td>" in html and "returned" in html
+        assert '<b class="bad">1</b>' in html  # one failed payout
 
     asyncio.run(scenario())
     assert _state(dsn, "C-0")[0] == [("closed", b.T0 + timedelta(minutes=30))]

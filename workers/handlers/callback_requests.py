@@ -21,9 +21,9 @@ from schemas import CallbackRequested, callback_id
 from topics import CALLBACK_REQUESTED
 from workers.context import HandlerContext
 from workers.handlers.common import lock_subjects
-from workers.handlers.effects import ClockOp, Effects, flush
 from workers.rules.callbacks import COMPLAINT, CallbackRequest
-from workers.rules.sla import Clock, ClockOpKind, warn_offset
+from workers.rules.sla import Clock, ClockOp, ClockOpKind, warn_offset
+from workers.store.effects import Effects, flush
 
 
 async def send_callbacks(conn: Any, ctx: HandlerContext,

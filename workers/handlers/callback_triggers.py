@@ -17,13 +17,13 @@ from datetime import datetime
 from typing import Any
 
 from workers.context import HandlerContext
-from workers.handlers.effects import Effects
 from workers.rules.callbacks import (
     CallbackRequest,
     closing_callback,
     complaint_callback,
     dispatch_callback,
 )
+from workers.store.effects import Effects
 
 Requests = list[tuple[CallbackRequest, str | None]]
 CLOSING_STATUSES = ("closed", "rejected")

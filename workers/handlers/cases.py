@@ -9,8 +9,8 @@ from schemas import CaseReported
 from workers.context import HandlerContext
 from workers.handlers.callback_requests import send_callbacks
 from workers.handlers.callback_triggers import became_terminal, closing_requests
+from workers.handlers.catastrophes import effective_for, lock_catastrophes
 from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects, timeline_row
-from workers.handlers.effects import CaseRow, ClockOp, Effects, data_hash, flush
 from workers.handlers.parking import take_parked
 from workers.handlers.review_apply import ReviewFacts, add_clock_ops, apply_case_review
 from workers.handlers.settlements import settle_parked
@@ -20,10 +20,14 @@ from workers.handlers.withdrawals import (
     save_withdrawals,
     take_parked_withdrawals,
 )
-from workers.monitor.surge import count_reports
 from workers.records import Incoming
 from workers.rules.case_lifecycle import CaseStatus, apply_case_reported, on_dispatch_requested
+from workers.rules.catastrophe import latest_versions
 from workers.rules.masking import mask_policy_no
+from workers.store.catastrophes import load_versions
+from workers.store.effects import CaseRow, Effects, data_hash, flush
+from workers.store.surge import count_reports
+from workers.store.tables import ParkedKey
 
 
 async def apply_case_reported_batch(
@@ -32,6 +36,7 @@ async def apply_case_reported_batch(
     """Apply a batch of case.reported events; one outcome per event."""
     outcomes, todo = await claim_batch(conn, "case-reported", items)
     await lock_subjects(conn, [f"case:{i.event.data.case_id}" for _, i in todo])
+    await lock_catastrophes(conn)  # a case and a declaration: one order (SPEC §4.5)
     ids = {i.event.data.case_id for _, i in todo}
     known = await _known_hashes(conn, ids)
     fx = Effects()
@@ -45,21 +50,23 @@ async def apply_case_reported_batch(
             continue
         known[data.case_id] = digest
         new.append(item)
-    await _insert_cases(conn, new, known)
+    codes = await _effective_codes(conn, new)
+    await _insert_cases(conn, new, known, codes)
     await _fill_complaint_cities(conn, new)
     await count_reports(conn, [(i.event.data.incident.province, i.event.data.incident.city,
                                 i.event.data.insurer, i.event.data.reported_at) for i in new],
                         ctx, fx)
     dispatched = await _first_dispatches(conn, {i.event.data.case_id for i in new})
     for item in new:
-        _start_case(fx, item, dispatched.get(item.event.data.case_id), ctx)
+        _start_case(fx, item, dispatched.get(item.event.data.case_id), ctx,
+                    codes[item.event.data.case_id])
     if new:
         fx.release_notices({i.event.data.case_id for i in new}, ctx.clock())
     await _apply_parked(conn, set(fx.cases), ctx, fx)
     await flush(conn, fx)
     await send_callbacks(conn, ctx, await closing_requests(conn, became_terminal(fx), ctx),
                          case_ids={i.event.data.case_id for i in new})
-    await settle_parked(conn, {row[0] for row in fx.payouts}, ctx)  # SPEC §4.8 parking
+    await settle_parked(conn, {p.payout_id for p in fx.payouts}, ctx)  # SPEC §4.8 parking
     return outcomes
 
 
@@ -82,7 +89,7 @@ async def _apply_parked(conn: Any, case_ids: set[str], ctx: HandlerContext,
         else:
             outcome = await apply_case_review(conn, facts, case, ctx, fx)
             fx.reviews[facts.review_id] = facts.row(outcome)
-        fx.unparked.append((facts.source, facts.event_id))
+        fx.unparked.append(ParkedKey(facts.source, facts.event_id))
     await save_withdrawals(conn, rows)
 
 
@@ -113,7 +120,22 @@ async def _first_dispatches(conn: Any, ids: set[str]) -> dict[str, Any]:
     return {r[0]: r[1] for r in await cur.fetchall()}
 
 
-async def _insert_cases(conn: Any, new: list[Incoming], digests: dict[str, str]) -> None:
+async def _effective_codes(conn: Any, new: list[Incoming]) -> dict[str, str | None]:
+    """case_id → effective cat_code: the insurer's, else a declared catastrophe's (§4.5)."""
+    out: dict[str, str | None] = {i.event.data.case_id: i.event.data.cat_code for i in new}
+    if all(out.values()):
+        return out
+    latest = list(latest_versions(await load_versions(conn)).values())
+    for item in new:
+        d: CaseReported = item.event.data
+        if d.cat_code is None and latest:
+            inc = d.incident
+            out[d.case_id] = effective_for(inc.province, inc.city, inc.occurred_at, latest)
+    return out
+
+
+async def _insert_cases(conn: Any, new: list[Incoming], digests: dict[str, str],
+                        codes: dict[str, str | None]) -> None:
     if not new:
         return
     rows = []
@@ -123,7 +145,7 @@ async def _insert_cases(conn: Any, new: list[Incoming], digests: dict[str, str])
         rows.append((
             d.case_id, d.insurer, d.report_no, mask_policy_no(d.policy_no), d.line.value,
             d.channel.value, inc.province, inc.city, inc.district, inc.cause, "reported",
-            "survey", d.cat_code, d.cat_code is not None, d.loss.injuries,
+            "survey", codes[d.case_id], d.cat_code, d.cat_code is not None, d.loss.injuries,
             d.loss.estimated_amount, d.reported_at, inc.occurred_at, d.reported_at,
             item.source, item.event_id, digests[d.case_id],  # data_hash(d), computed above
             case_owner(d),
@@ -131,10 +153,11 @@ async def _insert_cases(conn: Any, new: list[Incoming], digests: dict[str, str])
     # one unnest statement (binary parameters) instead of a per-row executemany
     await conn.execute(
         "INSERT INTO cases (case_id, insurer, report_no, policy_no_masked, line, channel,"
-        " province, city, district, cause, status, stage, cat_code, cat_mode, injuries,"
+        " province, city, district, cause, status, stage, cat_code, insurer_cat_code, cat_mode,"
+        " injuries,"
         " estimated_amount, reported_at, occurred_at, updated_at, source, event_id,"
         " data_hash, owner) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[],"
-        " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+        " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
         " %b::text[], %b::text[], %b::bool[], %b::int[], %b::numeric[], %b::timestamptz[],"
         " %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[])",
         [list(c) for c in zip(*rows, strict=True)])
@@ -158,12 +181,13 @@ def case_owner(d: CaseReported) -> str:
     return received_by or f"desk:{d.insurer}"
 
 
-def _start_case(fx: Effects, item: Incoming, first_dispatch: Any, ctx: HandlerContext) -> None:
+def _start_case(fx: Effects, item: Incoming, first_dispatch: Any, ctx: HandlerContext,
+                cat_code: str | None) -> None:
     d: CaseReported = item.event.data
     inc = d.incident
     t = apply_case_reported(d.loss.injuries, d.cat_code is not None)
     case = CaseRow(d.case_id, d.insurer, d.line.value, inc.province, inc.city, d.report_no,
-                   d.cat_code, t.state, updated_at=d.reported_at)
+                   cat_code, t.state, updated_at=d.reported_at)
     fx.cases[d.case_id] = case
     policy = ctx.policy.for_case(d.insurer, d.line.value)
     add_clock_ops(fx, case, t.clocks, d.reported_at, policy)
@@ -181,4 +205,4 @@ def _start_case(fx: Effects, item: Incoming, first_dispatch: Any, ctx: HandlerCo
     fx.timeline.append(timeline_row(item, "applied"))
 
 
-__all__ = ["ClockOp", "apply_case_reported_batch"]
+__all__ = ["apply_case_reported_batch"]

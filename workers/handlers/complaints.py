@@ -14,10 +14,10 @@ from workers.context import HandlerContext
 from workers.handlers.callback_requests import send_callbacks
 from workers.handlers.callback_triggers import complaint_requests, late_complaint_requests
 from workers.handlers.common import claim_batch, lock_subjects, timeline_row
-from workers.handlers.effects import ClockOp, Effects, data_hash, flush
 from workers.handlers.parking import take_parked
 from workers.handlers.review_apply import ReviewFacts
 from workers.records import Incoming
+from workers.rules import notices
 from workers.rules.complaints import (
     ComplaintRef,
     complaint_due_at,
@@ -25,7 +25,9 @@ from workers.rules.complaints import (
     decide_extension,
     should_merge,
 )
-from workers.rules.sla import Clock, ClockOpKind, warn_offset
+from workers.rules.sla import Clock, ClockOp, ClockOpKind, warn_offset
+from workers.store.effects import Effects, data_hash, flush
+from workers.store.tables import ParkedKey
 
 
 @dataclass
@@ -104,6 +106,8 @@ def apply_complaint_review(facts: ReviewFacts, complaints: dict[str, ComplaintRo
         c.closed_at = facts.completed_at
         c.closed_by = facts.review_id
         c.dirty = True
+        fx.notice(notices.complaint_result(c.complaint_id, c.case_id, facts.review_id,
+                                           facts.decision, facts.completed_at, c.due_at))
     fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "complaint", target.complaint_id,
                                 Clock.COMPLAINT.value, facts.completed_at))
     fx.timeline.append(facts.timeline("applied", f"complaint {facts.decision}"))
@@ -129,6 +133,9 @@ def _extend(facts: ReviewFacts, row: ComplaintRow, target: ComplaintRow, fx: Eff
     target.dirty = True
     fx.clock_ops.append(ClockOp(ClockOpKind.EXTEND, "complaint", target.complaint_id,
                                 Clock.COMPLAINT.value, facts.completed_at, d.window))
+    new_due = target.filed_at + d.window  # = d.due_at: 30, then 60 days from filing
+    fx.notice(notices.complaint_extended(target.complaint_id, target.case_id, facts.review_id,
+                                         new_due, facts.completed_at, new_due))
     fx.timeline.append(facts.timeline("applied", f"complaint extended to {d.window.days} days"))
     return "applied"
 
@@ -201,7 +208,7 @@ async def apply_complaint_filed_batch(
     await _insert(conn, rows)
     for facts in await take_parked(conn, "complaint", {r[0] for r in rows}):
         fx.reviews[facts.review_id] = facts.row(apply_complaint_review(facts, known, fx))
-        fx.unparked.append((facts.source, facts.event_id))
+        fx.unparked.append(ParkedKey(facts.source, facts.event_id))
     await save_complaints(conn, known)
     await flush(conn, fx)
     requests = await late_complaint_requests(

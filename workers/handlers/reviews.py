@@ -17,6 +17,7 @@ from workers.handlers.callback_triggers import (
     complaint_requests,
     dispatch_requests,
 )
+from workers.handlers.catastrophes import lock_catastrophes
 from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects
 from workers.handlers.complaints import (
     apply_complaint_review,
@@ -25,13 +26,13 @@ from workers.handlers.complaints import (
     load_complaints,
     save_complaints,
 )
-from workers.handlers.effects import ClockOp, Effects, data_hash, flush, load_cases
 from workers.handlers.parking import park
 from workers.handlers.review_apply import ReviewFacts, apply_case_review
 from workers.handlers.routing import drain
 from workers.handlers.settlements import settle_parked
 from workers.records import Incoming
-from workers.rules.sla import Clock, ClockOpKind
+from workers.rules.sla import Clock, ClockOp, ClockOpKind
+from workers.store.effects import Effects, data_hash, flush, load_cases
 
 
 def review_facts(item: Incoming) -> ReviewFacts:
@@ -64,6 +65,7 @@ async def apply_review_completed_batch(
     facts_all = [f for _, _, f in todo]
     complaint_ids = {str(f.complaint_id) for f in facts_all if f.stage == "complaint"}
     await lock_subjects(conn, _locks(facts_all) + await complaint_case_locks(conn, complaint_ids))
+    await lock_catastrophes(conn)  # an initial decision and a declaration: one order (§4.3)
     known = await _known_reviews(conn, {f.review_id for f in facts_all})
     cases = await load_cases(conn, {f.case_id for f in facts_all
                                     if f.case_id and f.stage != "complaint"})
@@ -94,7 +96,7 @@ async def apply_review_completed_batch(
                                               "survey" and f.decision == "completed"], ctx)
     requests += await closing_requests(conn, became_terminal(fx), ctx)
     await send_callbacks(conn, ctx, requests + complaint_requests(closed_now(complaints), ctx))
-    await settle_parked(conn, {row[0] for row in fx.payouts}, ctx)  # SPEC §4.8 parking
+    await settle_parked(conn, {p.payout_id for p in fx.payouts}, ctx)  # SPEC §4.8 parking
     return outcomes
 
 
@@ -164,7 +166,11 @@ class _DispatchCloses:
             return False
         self.updates.append((facts.dispatch_id, facts.completed_at, facts.review_id))
         self.states[str(facts.dispatch_id)] = ("surveyed", province)
-        fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "dispatch", str(facts.dispatch_id),
+        # stop_earliest: a dispatch cancelled by its case's withdrawal before its (earlier)
+        # survey was applied had its clock stopped at withdrawn_at; the survey time wins,
+        # as if applied in data-time order (SPEC §4.9)
+        kind = ClockOpKind.STOP_EARLIEST if status == "cancelled" else ClockOpKind.STOP
+        fx.clock_ops.append(ClockOp(kind, "dispatch", str(facts.dispatch_id),
                                     Clock.SURVEY.value, facts.completed_at))
         if status == "assigned":
             fx.freed_provinces.add(province)

@@ -19,12 +19,13 @@ from schemas import CaseWithdrawn, DispatchAssigned, dispatch_assigned_event_id
 from topics import CASE_WITHDRAWN, DISPATCH_ASSIGNED
 from workers.context import HandlerContext
 from workers.handlers.callbacks import cancel_case_callbacks
-from workers.handlers.common import ROUTING_LOCK, TimelineRow, claim_batch, lock_subjects
-from workers.handlers.effects import CaseRow, ClockOp, Effects, data_hash, flush, load_cases
+from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects
 from workers.handlers.routing import drain
 from workers.records import Incoming
-from workers.rules.sla import Clock, ClockOpKind
+from workers.rules.sla import Clock, ClockOp, ClockOpKind
 from workers.rules.withdrawal import decide_withdrawal
+from workers.store.effects import CaseRow, Effects, TimelineRow, data_hash, flush, load_cases
+from workers.store.tables import ParkedRow
 
 PARK_SUBJECT = "withdrawal"
 
@@ -95,7 +96,7 @@ async def apply_case_withdrawn_batch(
         known[f.case_id] = f.data_hash
         case = cases.get(f.case_id)
         if case is None:
-            fx.parked.append((f.source, f.event_id, PARK_SUBJECT, f.case_id, f.withdrawn_at,
+            fx.parked.append(ParkedRow(f.source, f.event_id, PARK_SUBJECT, f.case_id, f.withdrawn_at,
                               f.payload()))
             fx.timeline.append(f.timeline("parked", f"waiting for case {f.case_id}"))
             rows.append(f.row("parked"))
@@ -141,10 +142,12 @@ async def _cancel_dispatches(conn: Any, case: CaseRow, at: datetime, ctx: Handle
         "UPDATE dispatches d SET status = 'cancelled', closed_at = %s FROM (SELECT dispatch_id,"
         " status AS was FROM dispatches WHERE case_id = %s AND status IN ('queued', 'assigned')"
         " ORDER BY dispatch_id FOR UPDATE) o WHERE d.dispatch_id = o.dispatch_id"
-        " RETURNING d.dispatch_id, o.was, d.province, d.adjuster_id, d.survey_due_by",
+        " RETURNING d.dispatch_id, o.was, d.province, d.adjuster_id, d.survey_due_by,"
+        " d.reassigned",
         (at, case.case_id))
     freed: set[str] = set()
-    for dispatch_id, was, province, adjuster_id, due in sorted(await cur.fetchall()):
+    for dispatch_id, was, province, adjuster_id, due, reassigned in sorted(
+            await cur.fetchall()):
         if was == "assigned":
             freed.add(province)
         fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "dispatch", dispatch_id, Clock.SURVEY.value, at))
@@ -152,7 +155,7 @@ async def _cancel_dispatches(conn: Any, case: CaseRow, at: datetime, ctx: Handle
             dispatch_id=dispatch_id, case_id=case.case_id, status="cancelled",
             adjuster_id=adjuster_id, decided_at=ctx.clock(), survey_due_by=due,
             route_reason="case withdrawn")
-        event_id = dispatch_assigned_event_id(dispatch_id, "cancelled", adjuster_id)
+        event_id = dispatch_assigned_event_id(dispatch_id, "cancelled", adjuster_id, reassigned)
         fx.output("dispatch.assigned", DISPATCH_ASSIGNED, case.case_id, data, event_id,
                   ctx.clock())
     return freed
