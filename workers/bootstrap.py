@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,20 +14,28 @@ from infra.embedded import EmbeddedStack, free_port
 from infra.errors import ConfigError
 from infra.metrics import build_metrics
 from infra.outbox import run_relay
+from infra.pii_fill import PoolVaultReader
 from infra.settings import Settings
 from topics import (
     CASE_REPORTED,
+    CASE_WITHDRAWN,
+    CATASTROPHE_DECLARED,
     COMPLAINT_FILED,
     DISPATCH_REQUESTED,
+    PAYMENT_SETTLED,
     REVIEW_COMPLETED,
     TopicNames,
 )
 from workers.app import create_app, lag_probe, stop_consuming
+from workers.console_loop import run_console
 from workers.context import HandlerContext
 from workers.handlers.cases import apply_case_reported_batch
+from workers.handlers.catastrophes import apply_catastrophe_declared_batch
 from workers.handlers.complaints import apply_complaint_filed_batch
 from workers.handlers.dispatches import apply_dispatch_requested_batch
 from workers.handlers.reviews import apply_review_completed_batch
+from workers.handlers.settlements import apply_payment_settled_batch
+from workers.handlers.withdrawals import apply_case_withdrawn_batch
 from workers.monitor.loop import run_monitor
 from workers.ops_page import render_ops_page
 from workers.pipeline import Handler
@@ -60,6 +68,9 @@ def handlers() -> dict[str, Handler]:
         DISPATCH_REQUESTED: apply_dispatch_requested_batch,
         REVIEW_COMPLETED: apply_review_completed_batch,
         COMPLAINT_FILED: apply_complaint_filed_batch,
+        PAYMENT_SETTLED: apply_payment_settled_batch,
+        CASE_WITHDRAWN: apply_case_withdrawn_batch,
+        CATASTROPHE_DECLARED: apply_catastrophe_declared_batch,
     }
 
 
@@ -89,8 +100,15 @@ def build_runtime(settings: Settings, registry: Any = REGISTRY) -> Runtime:
     )
 
 
-def build_worker(settings: Settings, registry: Any = REGISTRY) -> tuple[Any, Runtime, int]:
-    """The faust app of ``claimdesk worker``, its runtime, and the HTTP port chosen."""
+def build_worker(
+    settings: Settings, registry: Any = REGISTRY, role: str = "worker",
+    banner_lines: Sequence[tuple[str, str]] = (), embedded: bool = False,
+) -> tuple[Any, Runtime, int]:
+    """The faust app of ``claimdesk worker``, its runtime, and the HTTP port chosen.
+
+    ``role`` and ``banner_lines`` go into the start banner (``claimdesk up`` adds the
+    simulator and the embedded stack).
+    """
     runtime = build_runtime(settings, registry)
     port = free_port(settings.metrics_port)
     if port != settings.metrics_port:
@@ -103,8 +121,10 @@ def build_worker(settings: Settings, registry: Any = REGISTRY) -> tuple[Any, Run
     async def outbox_relay() -> None:
         await runtime.start()
         assert runtime.pool is not None and runtime.publisher is not None
+        vault = PoolVaultReader(runtime.pii_pool or runtime.pool)  # PII role (SPEC §8)
         await run_relay(
-            runtime.pool, runtime.publisher, runtime.names, runtime.metrics, runtime.stop_event
+            runtime.pool, runtime.publisher, runtime.names, runtime.metrics, runtime.stop_event,
+            vault=vault,
         )
 
     @app.task
@@ -115,18 +135,25 @@ def build_worker(settings: Settings, registry: Any = REGISTRY) -> tuple[Any, Run
                           lag_probe(runtime, registry))
 
     @app.task
-    async def announce() -> None:
-        log.info("claimdesk worker: ops page http://127.0.0.1:%d/ , metrics /metrics", port)
+    async def console() -> None:
+        await run_console(runtime, role, sorted(handlers()), port, banner_lines, embedded)
 
     return app, runtime, port
 
 
-def run_worker(settings: Settings) -> None:
-    """Run one worker process until SIGINT/SIGTERM."""
+def run_worker(
+    settings: Settings, role: str = "worker", banner_lines: Sequence[tuple[str, str]] = (),
+    embedded: bool = False,
+) -> None:
+    """Run one worker process until SIGINT/SIGTERM (``embedded``: on the embedded stack)."""
     import faust
 
-    app, runtime, _ = build_worker(settings)
-    worker = faust.Worker(app, loglevel=settings.log_level.lower(), override_logging=False)
+    app, runtime, _ = build_worker(settings, role=role, banner_lines=banner_lines,
+                                   embedded=embedded)
+    # quiet: faust's own console output (spinner, "-INT-") is replaced by workers.console
+    worker = faust.Worker(app, loglevel=settings.log_level.lower(), override_logging=False,
+                          quiet=True)
+    worker.spinner = None
 
     @app.on_before_shutdown.connect
     async def _stop(app: Any, **kwargs: Any) -> None:
@@ -135,3 +162,4 @@ def run_worker(settings: Settings) -> None:
 
     with contextlib.suppress(SystemExit):  # faust exits via SystemExit after a clean stop
         worker.execute_from_commandline()
+    log.info("claimdesk %s stopped", role)

@@ -29,9 +29,9 @@ CONFIG: dict[str, Any] = {
 }
 
 
-def spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
-    """The chart's Vega-Lite spec (validated), with the shared font config."""
-    out: dict[str, Any] = chart.to_dict()
+def spec(chart: alt.TopLevelMixin, validate: bool = True) -> dict[str, Any]:
+    """The chart's Vega-Lite spec (validated unless told), with the shared font config."""
+    out: dict[str, Any] = chart.to_dict(validate=validate)
     out["config"] = {**CONFIG, **out.get("config", {})}
     return out
 
@@ -43,9 +43,9 @@ def to_svg(chart: alt.TopLevelMixin) -> str:
     return vl_convert.vegalite_to_svg(spec(chart))
 
 
-def spec_json(chart: alt.TopLevelMixin) -> str:
+def spec_json(chart: alt.TopLevelMixin, validate: bool = True) -> str:
     """The spec as JSON safe to embed in a ``<script type="application/json">``."""
-    text = json.dumps(spec(chart), ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(spec(chart, validate), ensure_ascii=False, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

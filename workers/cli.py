@@ -8,18 +8,17 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from infra.errors import ConfigError
 from infra.settings import Settings, load_settings
+from workers.cli_help import apply_help
 
 log = logging.getLogger("claimdesk")
 
 
 def _setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("pgserver", "aiokafka", "kafka"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from workers.console import setup_logging
+
+    setup_logging(settings.log_level, settings.log_format)
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -60,15 +59,24 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             create_topics(s.bootstrap(), TopicNames(s.topic_prefix))
         else:
             wait_for_broker(s.bootstrap(), deadline_s=float("inf"))
-        run_worker(s)
+        run_worker(s, embedded=settings.embedded)
     return 0
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     """Everything on one machine: embedded stack, migrations, topics, worker, simulator."""
+    from datetime import timedelta
+
+    from workers.rules.policy import parse_duration
     from workers.up import run_up
 
-    return run_up(settings, rate=args.rate, surge=args.surge)
+    try:
+        history = timedelta(0) if args.history.strip() == "0" else parse_duration(args.history)
+    except ValueError as exc:
+        print(f"claimdesk up: --history: {exc}", file=sys.stderr)
+        return 2
+    return run_up(settings, rate=args.rate, surge=args.surge, history=history,
+                  bursts=args.bursts)
 
 
 def cmd_dlt_replay(settings: Settings, args: argparse.Namespace) -> int:
@@ -107,12 +115,29 @@ def cmd_schemas_asyncapi(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cat_declare(settings: Settings, args: argparse.Namespace) -> int:
+    """Validate and publish a catastrophe.declared (SPEC §9)."""
+    from topics import TopicNames
+    from workers.bootstrap import connections
+    from workers.cat_declare import DeclareError, build_event, publish
+
+    try:
+        event = build_event(args)
+    except DeclareError as exc:
+        print(f"claimdesk cat declare: {exc}", file=sys.stderr)
+        return 2
+    with connections(settings) as s:
+        publish(s.bootstrap(), TopicNames(s.topic_prefix), event)
+    d = event["data"]
+    print(f"declared {d['cat_code']} at {d['declared_at']} (event {event['id']})")
+    return 0
+
+
 def cmd_roster_load(settings: Settings, args: argparse.Namespace) -> int:
     """Replace the roster atomically; a bad row rejects the file with its line number."""
     import asyncio
 
     from infra.db import open_pool, unit_of_work
-    from infra.errors import ConfigError
     from workers.bootstrap import build_runtime, connections
     from workers.roster import read_roster_file, replace_roster
 
@@ -200,6 +225,9 @@ def _parser() -> argparse.ArgumentParser:
     up = add("up", cmd_up, "run everything on one machine (embedded broker and Postgres)")
     up.add_argument("--rate", type=float, default=0.5, help="simulated cases per second")
     up.add_argument("--surge", default=None, help="city to hit with a simulated surge")
+    up.add_argument("--history", default="2h",
+                    help="simulated history published first (data times in the past); 0 = none")
+    up.add_argument("--bursts", type=int, default=1, help="demo surge bursts (with --surge)")
     add("migrate", cmd_migrate, "apply database migrations")
     topics = sub.add_parser("topics", help="topic administration")
     tsub = topics.add_subparsers(dest="topics_command", required=True)
@@ -217,6 +245,12 @@ def _parser() -> argparse.ArgumentParser:
              ssub)
     aa.add_argument("--out", default=None, help="file to write (default docs/asyncapi.json)")
     aa.add_argument("--check", action="store_true", help="only verify the file is up to date")
+    cat = sub.add_parser("cat", help="declared catastrophes (巨灾)")
+    cat_sub = cat.add_subparsers(dest="cat_command", required=True)
+    from workers.cat_declare import add_arguments as cat_arguments
+
+    cat_arguments(add("declare", cmd_cat_declare, "publish a catastrophe.declared",
+                      parent=cat_sub))
     roster = sub.add_parser("roster", help="adjuster roster")
     rsub = roster.add_subparsers(dest="roster_command", required=True)
     rl = add("load", cmd_roster_load, "replace the roster from a CSV or JSON file", rsub)
@@ -245,16 +279,23 @@ def _parser() -> argparse.ArgumentParser:
     bench = add("bench", cmd_bench, "measure throughput, latency and memory")
     bench.add_argument("--events", type=int, default=200_000)
     bench.add_argument("--smoke", action="store_true", help="small run for CI")
-    return p
+    return apply_help(p)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``claimdesk`` console script."""
     args = _parser().parse_args(argv)
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"claimdesk: {exc}", file=sys.stderr)
+        return 2
     _setup_logging(settings)
     try:
         return int(args.fn(settings, args))
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 2
     except KeyboardInterrupt:
         return 130
 

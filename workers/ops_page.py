@@ -19,7 +19,9 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from workers.ops_panels import PageTime, Panel, Reader, discover_panels
+from workers.ops_panels.chart import ASSET_PATH, LOADER
 from workers.ops_panels.html import SHANGHAI, fmt_time, section
+from workers.rules.policy import Policy
 
 if TYPE_CHECKING:
     from workers.runtime import Runtime
@@ -37,9 +39,9 @@ class PanelResult:
     error: str | None = None
 
 
-def page_time(now: datetime) -> PageTime:
+def page_time(now: datetime, policy: Policy | None = None) -> PageTime:
     """The page clock for aware ``now``."""
-    return PageTime(now=now, today=now.astimezone(SHANGHAI).date())
+    return PageTime(now=now, today=now.astimezone(SHANGHAI).date(), policy=policy or Policy())
 
 
 async def fetch_page(pool: AsyncConnectionPool, t: PageTime,
@@ -65,7 +67,8 @@ async def render_ops_page(runtime: Runtime) -> str:
     now = runtime.context.clock()
     if runtime.pool is None:
         return render_unavailable(now, "not connected to Postgres yet")
-    t = page_time(now)
+    book = getattr(runtime.context, "policy", None)
+    t = page_time(now, book.default if book is not None else None)
     try:
         results = await fetch_page(runtime.pool, t, discover_panels())
     except (psycopg.Error, OSError) as exc:  # PoolTimeout is a psycopg.Error
@@ -89,7 +92,7 @@ section.wide{grid-column:1/-1}
 h2{font-size:15px;margin:10px 0 6px}
 section>h2:first-child{margin-top:2px}
 table{border-collapse:collapse;width:100%}
-th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #e4e6eb;vertical-align:top}
+th,td{text-align:left;padding:3px 5px;border-bottom:1px solid #e4e6eb;vertical-align:top}
 th{font-weight:600;color:#555;font-size:12px}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 .kpis{display:flex;gap:10px;flex-wrap:wrap}
@@ -117,11 +120,12 @@ def _page(now: datetime, body: str) -> str:
         '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
         f'<meta http-equiv="refresh" content="{REFRESH_S}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>claimdesk ops</title><style>{CSS}</style></head><body>"
+        f'<title>claimdesk ops</title><style>{CSS}</style><script src="{ASSET_PATH}" defer>'
+        "</script></head><body>"
         "<header><h1>claimdesk 理赔运营 Ops</h1><span>rendered "
         f'<time datetime="{escape(now.isoformat())}">{escape(fmt_time(now))}</time> '
         f"(Asia/Shanghai) · {escape(now.strftime('%H:%M:%S'))} UTC · refresh {REFRESH_S} s</span>"
-        f"</header><main>{body}</main></body></html>\n"
+        f"</header><main>{body}</main>{LOADER}</body></html>\n"
     )
 
 

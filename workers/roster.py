@@ -125,10 +125,54 @@ async def replace_roster(conn: Any, rows: list[RosterRow], ctx: Any) -> int:
             # vault's PII column, which the worker role must not have (0006_roles.sql)
             [(r.adjuster_id, name, name) for r, name in zip(rows, vault_names, strict=True)])
     fx = Effects()
-    provinces = {r.province for r in rows}
-    assigned = await drain(conn, provinces, ctx.clock(), ctx, fx)
+    displaced = await displace(conn)
+    provinces = {r.province for r in rows} | {d.province for d in displaced}
+    ids = frozenset(d.dispatch_id for d in displaced)
+    assigned: set[str] = set()
+    count = await drain(conn, provinces, ctx.clock(), ctx, fx, displaced=ids,
+                        assigned_ids=assigned)
+    announce_queued_again(fx, [d for d in displaced if d.dispatch_id not in assigned], ctx)
     await flush(conn, fx)
-    return assigned
+    return count
+
+
+@dataclass(frozen=True)
+class Displaced:
+    """An assigned, not yet surveyed dispatch whose adjuster left the roster or became
+    inactive; it is queued again with its original urgency and requested_at."""
+
+    dispatch_id: str
+    case_id: str
+    province: str
+    survey_due_by: Any
+    reassigned: int  # this re-routing included
+
+
+async def displace(conn: Any) -> list[Displaced]:
+    """Queue again the dispatches of adjusters who are absent or inactive now (SPEC §4.2 v2).
+
+    The survey clock is not touched: it keeps running from the original ``requested_at``.
+    The caller holds the routing lock, so no assignment races this.
+    """
+    cur = await conn.execute(
+        "UPDATE dispatches d SET status = 'queued', adjuster_id = NULL,"
+        " reassigned = d.reassigned + 1 FROM adjusters a"
+        " WHERE a.adjuster_id = d.adjuster_id AND d.status = 'assigned'"
+        " AND NOT (a.active AND a.in_roster)"
+        " RETURNING d.dispatch_id, d.case_id, d.province, d.survey_due_by, d.reassigned")
+    return [Displaced(*r) for r in await cur.fetchall()]
+
+
+def announce_queued_again(fx: Any, displaced: list[Displaced], ctx: Any) -> None:
+    """``reassigned`` with a null adjuster for the displaced dispatches no one could take."""
+    from workers.handlers.routing import Announcement, announce
+    from workers.rules.routing import RouteDecision
+
+    for d in sorted(displaced, key=lambda d: d.dispatch_id):
+        decision = RouteDecision(None, "adjuster left the roster or became inactive;"
+                                       " queued again")
+        announce(fx, Announcement(d.dispatch_id, d.case_id, decision, d.survey_due_by,
+                                  d.reassigned, displaced=True), ctx)
 
 
 def read_roster_file(path: Path) -> list[RosterRow]:

@@ -1,4 +1,5 @@
-"""HTTP pages served on the metrics port: ``/metrics``, ``/healthz`` and the ops page ``/``."""
+"""HTTP pages served on the metrics port: ``/metrics``, ``/healthz``, the ops page ``/`` and
+the script its charts run on (``/assets/vega.js``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from workers.ops_assets import BUNDLE, BundleError
+from workers.ops_panels.chart import ASSET_PATH
 from workers.runtime import Runtime
 
 OpsPage = Callable[[Runtime], Awaitable[str]]
@@ -33,3 +36,12 @@ def add_pages(app: faust.App, runtime: Runtime, ops_page: OpsPage | None = None)
         @app.page("/")
         async def index(self: Any, request: Any) -> Any:
             return self.html(await page(runtime))
+
+        @app.page(ASSET_PATH)
+        async def vega_bundle(self: Any, request: Any) -> Any:
+            try:
+                body = await BUNDLE.get()
+            except BundleError:
+                return self.text("charts unavailable\n", status=503)
+            return self.bytes(body, content_type="text/javascript",
+                              headers={"Cache-Control": "public, max-age=86400"})

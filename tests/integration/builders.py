@@ -105,3 +105,21 @@ def roster_file(tmp: Path) -> Path:
     path.write_text((contract_dir() / "roster.sample.csv").read_text(encoding="utf-8"),
                     encoding="utf-8")
     return path
+
+
+def callback_done(callback_id: str, case_id: str | None, attempt: int, outcome: str, *,
+                  at: float, satisfaction: int | None = None, report: bool = False,
+                  praise: bool = False, complaint_id: str | None = None) -> dict[str, Any]:
+    """A callback.completed event (v2, 回访)."""
+    data = copy.deepcopy(_sample("callback.completed.json")["data"])
+    data.update(callback_id=callback_id, attempt=attempt, outcome=outcome,
+                satisfaction=satisfaction, report=report, praise=praise,
+                completed_at=ts(at))
+    data.pop("case_id", None)
+    if case_id:
+        data["case_id"] = case_id
+    if complaint_id:
+        data["complaint_id"] = complaint_id
+    if satisfaction is None:
+        data.pop("satisfaction")
+    return _envelope("callback.completed.json", case_id or str(complaint_id), data)

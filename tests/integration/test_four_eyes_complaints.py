@@ -97,3 +97,31 @@ def test_closing_a_complaint_closes_the_ones_merged_into_it(dsn: str) -> None:
     assert rows == [("CP-1", "upheld", None, True), ("CP-2", "upheld", "CP-1", True),
                     ("CP-3", "upheld", "CP-1", True)]
     assert _rows(dsn, "SELECT count(*) FROM sla_clocks WHERE stopped_at IS NULL") == [(0,)]
+
+
+def test_extensions_move_due_at_keep_reached_marks_and_stop_at_the_limit(dsn: str) -> None:
+    day = 24 * 60
+    out = _run(dsn, [
+        ("complaint-filed", [b.complaint("CP-X", "C-X", at=0)]),
+        ("review-completed", [
+            # day 13: the warning (day 12) was reached and stays; due → day 30
+            b.review("RX-1", None, "complaint", "extended", at=13 * day, complaint_id="CP-X"),
+            # day 29: due → day 60; the warning instant does not move
+            b.review("RX-2", None, "complaint", "extended", at=29 * day, complaint_id="CP-X"),
+            b.review("RX-3", None, "complaint", "extended", at=30 * day, complaint_id="CP-X"),
+        ]),
+        ("complaint-filed", [b.complaint("CP-L", None, at=0)]),
+        ("review-completed", [
+            b.review("RL-1", None, "complaint", "extended", at=15 * day, complaint_id="CP-L")]),
+    ])
+    assert out[1] == ["applied", "applied", "refused"] and out[3] == ["refused"]
+    rows = _rows(dsn, "SELECT complaint_id, status, due_at, extended_at FROM rm_complaints"
+                      " ORDER BY 1")
+    t0 = b.T0
+    assert rows == [("CP-L", "open", t0 + timedelta(days=15), None),
+                    ("CP-X", "open", t0 + timedelta(days=60), t0 + timedelta(days=29))]
+    clock = _rows(dsn, "SELECT due_at, warned_at, breached_at FROM rm_sla_clocks"
+                       " WHERE subject_id = 'CP-X'")
+    assert clock == [(t0 + timedelta(days=60), t0 + timedelta(days=12), None)]
+    dq = _rows(dsn, "SELECT subject_id, kind FROM rm_data_quality ORDER BY 1")
+    assert dq == [("CP-L", "late_extension"), ("CP-X", "extension_limit")]

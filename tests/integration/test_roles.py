@@ -22,8 +22,8 @@ import pytest
 from psycopg import errors
 from psycopg.conninfo import make_conninfo
 
-from infra.db import migration_files
-from tests.integration.conftest import wait_until
+from infra.db import migrate
+from tests.integration.conftest import dsn_with_schema, wait_until
 from tests.integration.kafka_helpers import publish
 from topics import TopicNames
 from workers.simulate import generate, publish_run, write_roster_csv
@@ -126,8 +126,7 @@ def test_reader_role_selects_every_view_and_nothing_else(
             assert _denied(conn, f"SELECT * FROM {name} LIMIT 1"), f"reader can read {name}"
         assert _denied(conn, "INSERT INTO inbox (source, event_id, topic) VALUES ('a', 'b', 'c')")
         assert _denied(conn, "UPDATE cases SET status = 'approved'")
-        assert _denied(conn, "SELECT sla_clock_op('stop', 'case', 'C-ROLE-1', 'survey', now(),"
-                             " 0, 0, NULL, NULL, NULL)")
+        assert _denied(conn, "UPDATE sla_clocks SET stopped_at = now()")
 
 
 def test_only_the_pii_role_reads_the_vault(dsn: str, login_role: Callable[..., str]) -> None:
@@ -159,8 +158,10 @@ def test_worker_role_writes_its_tables_but_cannot_read_the_vault_or_change_the_s
         conn.execute("INSERT INTO case_timeline (case_id, event_type, event_time, source,"
                      " event_id, outcome) VALUES ('C-ROLE-1', 'case.reported', now(), 's', 'e2',"
                      " 'applied')")
-        conn.execute("SELECT sla_clock_op('start', 'case', 'C-ROLE-1', 'survey', now(), 60, 48,"
-                     " 'PICC', 'auto', '广东省')")
+        conn.execute("INSERT INTO sla_clocks (subject_type, subject_id, clock, insurer, line,"
+                     " province, started_at, window_s, warn_s, due_at, warn_at) VALUES ('case',"
+                     " 'C-ROLE-1', 'survey', 'PICC', 'auto', '广东省', now(), 60, 48, now(), now())")
+        conn.execute("UPDATE sla_clocks SET stopped_at = now() WHERE subject_id = 'C-ROLE-1'")
         conn.execute("UPDATE cases SET status = 'dispatched' WHERE case_id = 'C-ROLE-1'")
         # the two ways the worker writes the vault: event PII and the roster's upsert
         conn.execute("INSERT INTO pii_vault (subject_type, subject_id, source, event_id, fields)"
@@ -191,7 +192,9 @@ def test_worker_role_writes_its_tables_but_cannot_read_the_vault_or_change_the_s
         assert conn.execute("SELECT status FROM cases").fetchone() == ("dispatched",)
 
 
-def test_grants_cover_every_table_and_view_and_the_migration_is_rerunnable(dsn: str) -> None:
+def test_grants_cover_every_table_and_view_and_the_migration_is_rerunnable(
+    dsn: str, base_dsn: str
+) -> None:
     """A later migration that adds a table or view without grants fails here."""
     relations = _relations(dsn)
     schema = _schema(dsn)
@@ -222,18 +225,29 @@ def test_grants_cover_every_table_and_view_and_the_migration_is_rerunnable(dsn: 
             "SELECT count(*) FROM pg_class c, aclexplode(c.relacl) a WHERE c.relname = 'pii_vault'"
             " AND c.relnamespace = current_schema()::regnamespace AND a.grantee = 0").fetchone()
         assert public == (0,)
-        row = conn.execute("SELECT has_function_privilege('public', 'sla_clock_op(text, text,"
-                           " text, text, timestamptz, double precision, double precision, text,"
-                           " text, text)', 'EXECUTE')").fetchone()
-        assert row == (False,)
+        # the plpgsql clock twin PUBLIC could not EXECUTE is gone (migration 0009)
+        assert conn.execute("SELECT to_regproc('sla_clock_op')").fetchone() == (None,)
         for group in GROUPS:
             row = conn.execute("SELECT rolcanlogin, rolsuper, rolcreaterole, rolcreatedb"
                                " FROM pg_roles WHERE rolname = %s", (group,)).fetchone()
             assert row == (False, False, False, False), group
-        # the migration again, as if it ran for a second schema: roles exist, grants re-apply
-        sql = next(text for version, _, text in migration_files() if version == 6)
-        conn.execute(sql.encode())
         conn.commit()
+    # the migrations again for a second schema (0006 must run after 0001-0005 there, not in
+    # this schema: 0009 dropped a function it grants on): roles exist, grants apply again
+    second = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{second}"')
+    try:
+        migrate(dsn_with_schema(base_dsn, second))
+        assert _relations(dsn_with_schema(base_dsn, second)) == relations
+        with psycopg.connect(base_dsn) as conn:
+            for rel in relations:
+                row = conn.execute("SELECT has_table_privilege('claimdesk_reader', %s, 'SELECT')",
+                                   (f'"{second}"."{rel}"',)).fetchone()
+                assert row == (rel.startswith("rm_"),), rel
+    finally:
+        with psycopg.connect(base_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{second}" CASCADE')
     assert _relations(dsn) == relations
 
 
@@ -247,9 +261,11 @@ def test_a_worker_running_as_the_worker_role_processes_a_simulated_run(
     worker_env: dict[str, str], start_worker: Any, tmp_path: Path,
 ) -> None:
     """The worker role has what the worker needs: consumers, relay, sweeper, monitor,
-    ops page, ``roster load`` — with no permission error anywhere."""
+    ops page, ``roster load`` — with no permission error anywhere. v2: the relay fills
+    customer notices' PII through a separate PII-role connection (SPEC §8)."""
     role = login_role("claimdesk_worker")
     as_role = dsn_as(dsn, role)
+    as_pii = dsn_as(dsn, login_role("claimdesk_pii"))
     env = dict(worker_env, DATABASE_URL=as_role)
     run = generate(60, seed=23, start=datetime.now(UTC) - timedelta(days=3),
                    spread=timedelta(days=2), dup_fraction=0.05, shuffle_window=50)
@@ -257,7 +273,7 @@ def test_a_worker_running_as_the_worker_role_processes_a_simulated_run(
     loaded = subprocess.run([sys.executable, "-m", "workers.cli", "roster", "load", str(roster)],
                             env=env, capture_output=True, text=True, timeout=60)
     assert loaded.returncode == 0, loaded.stderr
-    worker = start_worker(DATABASE_URL=as_role)
+    worker = start_worker(DATABASE_URL=as_role, CLAIMDESK_PII_DATABASE_URL=as_pii)
     publish_run(bootstrap, names, run)
     publish(bootstrap, names.name("complaint-filed"), [("K-1", b'{"not": "an event"}')])
     distinct = len({e.event_id for e in run.events})
@@ -278,6 +294,7 @@ def test_a_worker_running_as_the_worker_role_processes_a_simulated_run(
     assert count("SELECT count(*) FROM pii_vault WHERE subject_type = 'adjuster'") == \
         len(run.roster)
     assert count("SELECT count(*) FROM cases") == run.expected.cases
+    assert count("SELECT count(*) FROM outbox WHERE topic = 'customer-notices'") > 0
     status, page = _get(worker.port, "/")
     assert status == 200 and "<html" in page.lower()
     assert _get(worker.port, "/metrics")[0] == 200

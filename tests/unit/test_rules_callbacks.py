@@ -94,3 +94,17 @@ def test_dissatisfied_is_satisfaction_two_or_less() -> None:
     assert callback_result([A2R]).dissatisfied
     assert not callback_result([A3R]).dissatisfied
     assert not callback_result([A1U]).dissatisfied
+
+
+def test_satisfaction_alert_needs_five_reached_and_forty_percent_dissatisfied() -> None:
+    from workers.rules.callbacks import satisfaction_hits
+
+    at = T0 + 7 * 24 * H
+    bad = [("A", T0 + n * H, 1 if n < 3 else 5) for n in range(1, 6)]  # 2 of 5 = 40 %
+    good = [("B", T0 + n * H, 1 if n < 3 else 5) for n in range(1, 7)]
+    assert [(h.adjuster_id, h.reached, h.dissatisfied) for h in satisfaction_hits(bad, at)] \
+        == [("A", 5, 2)]
+    assert [h.adjuster_id for h in satisfaction_hits(good, at)] == []  # 2 of 6 < 40 %
+    assert satisfaction_hits(bad[:4], at) == []  # only 4 reached
+    # the window is the last 7 days of completed_at: (at − 7 d, at]
+    assert satisfaction_hits(bad, at + H) == []

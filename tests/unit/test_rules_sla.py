@@ -10,13 +10,21 @@ import pytest
 from workers.rules.policy import Policy
 from workers.rules.sla import (
     Clock,
+    ClockOp,
+    ClockOpKind,
     ClockTimes,
     Marks,
+    apply_op,
+    extend,
     final_marks_on_stop,
     marks_due,
     pause,
     resume,
     start_clock,
+    stop,
+    stop_earliest,
+    sweep,
+    warn_offset,
     window_for,
 )
 
@@ -151,15 +159,13 @@ def test_sweeper_ahead_of_data_is_withdrawn_on_stop() -> None:
     # The sweeper (wall clock) marked warn and breach; the data says the clock
     # stopped at 9 h, so only the warning is kept — same as a replay.
     swept = marks_due(clock10h(), T0 + 11 * H)
-    c = ClockTimes(
-        T0, 10 * H, Decimal("0.8"), warned_at=swept.warned_at, breached_at=swept.breached_at
-    )
+    c = ClockTimes(T0, 10 * H, 8 * H, warned_at=swept.warned_at, breached_at=swept.breached_at)
     assert final_marks_on_stop(c, T0 + 9 * H) == Marks(T0 + 8 * H)
     assert final_marks_on_stop(c, T0 + 7 * H) == Marks()
 
 
 def test_sweeper_ahead_of_data_is_withdrawn_on_pause() -> None:
-    c = ClockTimes(T0, 10 * H, Decimal("0.8"), warned_at=T0 + 8 * H)
+    c = ClockTimes(T0, 10 * H, 8 * H, warned_at=T0 + 8 * H)
     paused = pause(c, T0 + 7 * H)
     assert paused.marks == Marks()
     resumed = resume(paused, T0 + 9 * H)
@@ -179,11 +185,63 @@ def test_documents_pending_round_trip_matches_spec_example() -> None:
     assert final_marks_on_stop(c, T0 + 90 * H) == Marks(T0 + (57.6 + 24) * H)
 
 
+def test_warn_offset_is_exact() -> None:
+    assert warn_offset(4 * H, Decimal("0.8")) == timedelta(hours=3, minutes=12)
+    assert warn_offset(timedelta(microseconds=10), Decimal("0.333")) == 3 * US  # floored
+
+
+def test_stop_records_the_stop_and_closes_an_open_pause() -> None:
+    c = stop(pause(clock10h(), T0 + 9 * H), T0 + 12 * H)
+    assert (c.stopped_at, c.paused, c.paused_total) == (T0 + 12 * H, False, 3 * H)
+    assert (c.marks, c.due_at) == (Marks(T0 + 8 * H), T0 + 13 * H)
+    assert stop(c, T0 + H) == c  # a stopped clock stays as it is
+    assert pause(c, T0 + 20 * H) == c
+    assert resume(c, T0 + 20 * H) == c
+    assert stop(clock10h(), T0 - H).stopped_at == T0  # never before the start
+
+
+def test_stop_takes_back_a_breach_seen_early() -> None:
+    swept = sweep(clock10h(), T0 + 11 * H)
+    assert (swept.breached_at, swept.breach_seen_at) == (T0 + 10 * H, T0 + 11 * H)
+    assert sweep(swept, T0 + 12 * H) == swept  # recorded once
+    on_time = stop(swept, T0 + 10 * H)
+    assert (on_time.warned_at, on_time.breached_at, on_time.breach_seen_at) == (
+        T0 + 8 * H, None, None)
+    assert stop(swept, T0 + 10 * H + US).breach_seen_at == T0 + 11 * H
+
+
+def test_stop_earliest_moves_back_only_a_never_paused_clock() -> None:
+    late = stop(sweep(clock10h(), T0 + 11 * H), T0 + 11 * H)
+    early = stop_earliest(late, T0 + 9 * H)
+    assert (early.stopped_at, early.marks, early.breach_seen_at) == (
+        T0 + 9 * H, Marks(T0 + 8 * H), None)
+    assert stop_earliest(early, T0 + 10 * H) == early  # a later one changes nothing
+    paused = stop(resume(pause(clock10h(), T0 + H), T0 + 2 * H), T0 + 11 * H)
+    assert stop_earliest(paused, T0 + 5 * H) == paused
+    assert stop_earliest(clock10h(), T0 + 5 * H) == stop(clock10h(), T0 + 5 * H)
+
+
+def test_extend_keeps_reached_marks() -> None:
+    c = extend(sweep(clock10h(), T0 + 9 * H), T0 + 9 * H, 30 * H, 24 * H)
+    assert (c.warned_at, c.warn_at, c.due_at) == (T0 + 8 * H, T0 + 24 * H, T0 + 30 * H)
+    ahead = extend(sweep(clock10h(), T0 + 9 * H), T0 + 7 * H, 30 * H, 24 * H)
+    assert ahead.warned_at is None  # the sweeper was ahead of the data: recomputed
+    assert sweep(ahead, T0 + 25 * H).warned_at == T0 + 24 * H
+
+
+def test_apply_op_dispatches_on_the_kind() -> None:
+    start = ClockOp(ClockOpKind.START, "case", "C", "dispatch", T0, 10 * H, 8 * H)
+    c = apply_op(None, start)
+    assert c == clock10h()
+    assert apply_op(c, start) == c
+    assert apply_op(None, ClockOp("stop", "case", "C", "dispatch", T0)) is None  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="window"):
+        ClockOp(ClockOpKind.START, "case", "C", "dispatch", T0, 10 * H, 11 * H)
+
+
 # --- v2: a new window on extension (complaints, SPEC §4.7) ---------------------------------
 
 from dataclasses import replace  # noqa: E402
-
-from workers.rules.sla import extend  # noqa: E402
 
 
 def test_extend_keeps_reached_marks_and_recomputes_unreached() -> None:

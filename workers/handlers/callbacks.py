@@ -24,7 +24,7 @@ from workers.handlers.effects import ClockOp, Effects, data_hash, flush
 from workers.records import Incoming
 from workers.rules.callbacks import AFTER_RESULT, Attempt, callback_result
 from workers.rules.escalations import DISSATISFIED, REPORT, SUPERVISOR, Escalation
-from workers.rules.sla import Clock
+from workers.rules.sla import Clock, ClockOpKind
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ async def _settle(conn: Any, r: CallbackRow, fx: Effects,
               "callback.completed", a.source, a.event_id, a.completed_at)
     if result.stopped_at is not None and result.stopped_at != r.stopped_at:
         if r.stopped_at is None:
-            fx.clock_ops.append(ClockOp("stop", "callback", r.callback_id,
+            fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "callback", r.callback_id,
                                         Clock.CALLBACK.value, result.stopped_at))
         else:  # an earlier attempt arrived late: the clock stops at its result instead
             await restop_callback_clock(conn, r.callback_id, result.stopped_at)

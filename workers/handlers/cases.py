@@ -7,13 +7,22 @@ from typing import Any
 
 from schemas import CaseReported
 from workers.context import HandlerContext
-from workers.handlers.common import claim_batch, lock_subjects, timeline_row
+from workers.handlers.catastrophes import effective_for, load_versions, lock_catastrophes
+from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects, timeline_row
 from workers.handlers.effects import CaseRow, ClockOp, Effects, data_hash, flush
 from workers.handlers.parking import take_parked
-from workers.handlers.review_apply import add_clock_ops, apply_case_review
+from workers.handlers.review_apply import ReviewFacts, add_clock_ops, apply_case_review
+from workers.handlers.settlements import settle_parked
+from workers.handlers.withdrawals import (
+    WithdrawalFacts,
+    apply_withdrawal,
+    save_withdrawals,
+    take_parked_withdrawals,
+)
 from workers.monitor.surge import count_reports
 from workers.records import Incoming
 from workers.rules.case_lifecycle import CaseStatus, apply_case_reported, on_dispatch_requested
+from workers.rules.catastrophe import latest_versions
 from workers.rules.masking import mask_policy_no
 
 
@@ -23,6 +32,7 @@ async def apply_case_reported_batch(
     """Apply a batch of case.reported events; one outcome per event."""
     outcomes, todo = await claim_batch(conn, "case-reported", items)
     await lock_subjects(conn, [f"case:{i.event.data.case_id}" for _, i in todo])
+    await lock_catastrophes(conn)  # a case and a declaration: one order (SPEC §4.5)
     ids = {i.event.data.case_id for _, i in todo}
     known = await _known_hashes(conn, ids)
     fx = Effects()
@@ -36,20 +46,45 @@ async def apply_case_reported_batch(
             continue
         known[data.case_id] = digest
         new.append(item)
-    await _insert_cases(conn, new, known)
+    codes = await _effective_codes(conn, new)
+    await _insert_cases(conn, new, known, codes)
     await _fill_complaint_cities(conn, new)
     await count_reports(conn, [(i.event.data.incident.province, i.event.data.incident.city,
                                 i.event.data.insurer, i.event.data.reported_at) for i in new],
                         ctx, fx)
     dispatched = await _first_dispatches(conn, {i.event.data.case_id for i in new})
     for item in new:
-        _start_case(fx, item, dispatched.get(item.event.data.case_id), ctx)
-    for facts in await take_parked(conn, "case", set(fx.cases)):
-        outcome = await apply_case_review(conn, facts, fx.cases[str(facts.case_id)], ctx, fx)
-        fx.reviews[facts.review_id] = facts.row(outcome)
-        fx.unparked.append((facts.source, facts.event_id))
+        _start_case(fx, item, dispatched.get(item.event.data.case_id), ctx,
+                    codes[item.event.data.case_id])
+    if new:
+        fx.release_notices({i.event.data.case_id for i in new}, ctx.clock())
+    await _apply_parked(conn, set(fx.cases), ctx, fx)
     await flush(conn, fx)
+    await settle_parked(conn, {row[0] for row in fx.payouts}, ctx)  # SPEC §4.8 parking
     return outcomes
+
+
+async def _apply_parked(conn: Any, case_ids: set[str], ctx: HandlerContext,
+                        fx: Effects) -> None:
+    """Reviews and withdrawals that waited for these cases, in data-time then event-id
+    order (so a review after a withdrawal is refused as if it had come later)."""
+    reviews = await take_parked(conn, "case", case_ids)
+    withdrawals = await take_parked_withdrawals(conn, case_ids)
+    if withdrawals:  # cancelling dispatches frees load: routing is serialised
+        await lock_subjects(conn, [ROUTING_LOCK])
+    waiting: list[tuple[Any, str, ReviewFacts | WithdrawalFacts]] = (
+        [(r.completed_at, r.event_id, r) for r in reviews]
+        + [(w.withdrawn_at, w.event_id, w) for w in withdrawals])
+    rows = []
+    for _, _, facts in sorted(waiting, key=lambda t: (t[0], t[1])):
+        case = fx.cases[str(facts.case_id)]
+        if isinstance(facts, WithdrawalFacts):
+            rows.append(facts.row(await apply_withdrawal(conn, facts, case, ctx, fx)))
+        else:
+            outcome = await apply_case_review(conn, facts, case, ctx, fx)
+            fx.reviews[facts.review_id] = facts.row(outcome)
+        fx.unparked.append((facts.source, facts.event_id))
+    await save_withdrawals(conn, rows)
 
 
 def _duplicate(fx: Effects, item: Incoming, differs: bool) -> None:
@@ -79,7 +114,22 @@ async def _first_dispatches(conn: Any, ids: set[str]) -> dict[str, Any]:
     return {r[0]: r[1] for r in await cur.fetchall()}
 
 
-async def _insert_cases(conn: Any, new: list[Incoming], digests: dict[str, str]) -> None:
+async def _effective_codes(conn: Any, new: list[Incoming]) -> dict[str, str | None]:
+    """case_id → effective cat_code: the insurer's, else a declared catastrophe's (§4.5)."""
+    out: dict[str, str | None] = {i.event.data.case_id: i.event.data.cat_code for i in new}
+    if all(out.values()):
+        return out
+    latest = list(latest_versions(await load_versions(conn)).values())
+    for item in new:
+        d: CaseReported = item.event.data
+        if d.cat_code is None and latest:
+            inc = d.incident
+            out[d.case_id] = effective_for(inc.province, inc.city, inc.occurred_at, latest)
+    return out
+
+
+async def _insert_cases(conn: Any, new: list[Incoming], digests: dict[str, str],
+                        codes: dict[str, str | None]) -> None:
     if not new:
         return
     rows = []
@@ -89,19 +139,21 @@ async def _insert_cases(conn: Any, new: list[Incoming], digests: dict[str, str])
         rows.append((
             d.case_id, d.insurer, d.report_no, mask_policy_no(d.policy_no), d.line.value,
             d.channel.value, inc.province, inc.city, inc.district, inc.cause, "reported",
-            "survey", d.cat_code, d.cat_code is not None, d.loss.injuries,
+            "survey", codes[d.case_id], d.cat_code, d.cat_code is not None, d.loss.injuries,
             d.loss.estimated_amount, d.reported_at, inc.occurred_at, d.reported_at,
             item.source, item.event_id, digests[d.case_id],  # data_hash(d), computed above
+            case_owner(d),
         ))
     # one unnest statement (binary parameters) instead of a per-row executemany
     await conn.execute(
         "INSERT INTO cases (case_id, insurer, report_no, policy_no_masked, line, channel,"
-        " province, city, district, cause, status, stage, cat_code, cat_mode, injuries,"
+        " province, city, district, cause, status, stage, cat_code, insurer_cat_code, cat_mode,"
+        " injuries,"
         " estimated_amount, reported_at, occurred_at, updated_at, source, event_id,"
-        " data_hash) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[],"
-        " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+        " data_hash, owner) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[],"
+        " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
         " %b::text[], %b::text[], %b::bool[], %b::int[], %b::numeric[], %b::timestamptz[],"
-        " %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[], %b::text[])",
+        " %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[])",
         [list(c) for c in zip(*rows, strict=True)])
 
 
@@ -117,12 +169,19 @@ async def _fill_complaint_cities(conn: Any, new: list[Incoming]) -> None:
             ([i.event.data.case_id for i in new], [i.event.data.incident.city for i in new]))
 
 
-def _start_case(fx: Effects, item: Incoming, first_dispatch: Any, ctx: HandlerContext) -> None:
+def case_owner(d: CaseReported) -> str:
+    """The case's owner (首问负责制, SPEC §4.11): ``received_by``, else ``desk:<insurer>``."""
+    received_by: str | None = getattr(d, "received_by", None)
+    return received_by or f"desk:{d.insurer}"
+
+
+def _start_case(fx: Effects, item: Incoming, first_dispatch: Any, ctx: HandlerContext,
+                cat_code: str | None) -> None:
     d: CaseReported = item.event.data
     inc = d.incident
     t = apply_case_reported(d.loss.injuries, d.cat_code is not None)
     case = CaseRow(d.case_id, d.insurer, d.line.value, inc.province, inc.city, d.report_no,
-                   d.cat_code, t.state, updated_at=d.reported_at)
+                   cat_code, t.state, updated_at=d.reported_at)
     fx.cases[d.case_id] = case
     policy = ctx.policy.for_case(d.insurer, d.line.value)
     add_clock_ops(fx, case, t.clocks, d.reported_at, policy)

@@ -16,6 +16,7 @@ from workers.handlers.effects import ClockOp, Effects, data_hash, flush
 from workers.handlers.parking import take_parked
 from workers.handlers.review_apply import ReviewFacts
 from workers.records import Incoming
+from workers.rules import notices
 from workers.rules.complaints import (
     ComplaintRef,
     complaint_due_at,
@@ -23,7 +24,7 @@ from workers.rules.complaints import (
     decide_extension,
     should_merge,
 )
-from workers.rules.sla import Clock
+from workers.rules.sla import Clock, ClockOpKind, warn_offset
 
 
 @dataclass
@@ -93,8 +94,10 @@ def apply_complaint_review(facts: ReviewFacts, complaints: dict[str, ComplaintRo
         c.closed_at = facts.completed_at
         c.closed_by = facts.review_id
         c.dirty = True
-    fx.clock_ops.append(ClockOp("stop", "complaint", target.complaint_id, Clock.COMPLAINT.value,
-                                facts.completed_at))
+        fx.notice(notices.complaint_result(c.complaint_id, c.case_id, facts.review_id,
+                                           facts.decision, facts.completed_at, c.due_at))
+    fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "complaint", target.complaint_id,
+                                Clock.COMPLAINT.value, facts.completed_at))
     fx.timeline.append(facts.timeline("applied", f"complaint {facts.decision}"))
     return "applied"
 
@@ -116,8 +119,11 @@ def _extend(facts: ReviewFacts, row: ComplaintRow, target: ComplaintRow, fx: Eff
     target.extensions += 1
     target.extended_at = facts.completed_at
     target.dirty = True
-    fx.clock_ops.append(ClockOp("extend", "complaint", target.complaint_id,
+    fx.clock_ops.append(ClockOp(ClockOpKind.EXTEND, "complaint", target.complaint_id,
                                 Clock.COMPLAINT.value, facts.completed_at, d.window))
+    new_due = target.filed_at + d.window  # = d.due_at: 30, then 60 days from filing
+    fx.notice(notices.complaint_extended(target.complaint_id, target.case_id, facts.review_id,
+                                         new_due, facts.completed_at, new_due))
     fx.timeline.append(facts.timeline("applied", f"complaint extended to {d.window.days} days"))
     return "applied"
 
@@ -173,9 +179,9 @@ async def apply_complaint_filed_batch(
         if merged_into is None:
             open_refs.append(ref)
             window = due - d.filed_at
-            fx.clock_ops.append(ClockOp("start", "complaint", d.complaint_id,
+            fx.clock_ops.append(ClockOp(ClockOpKind.START, "complaint", d.complaint_id,
                                         Clock.COMPLAINT.value, d.filed_at, window,
-                                        window * float(policy.sla.warn_fraction), d.insurer))
+                                        warn_offset(window, policy.sla.warn_fraction), d.insurer))
         rows.append((d.complaint_id, d.case_id, d.insurer, d.channel.value, d.category.value,
                      d.against_adjuster_id, complaint_owner(d.against_adjuster_id), status,
                      merged_into, cities.get(d.case_id or ""), d.filed_at, due, item.source,

@@ -4,6 +4,7 @@ is known; a dispatch whose survey came first is recorded as surveyed, never assi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from schemas import DispatchRequested
@@ -15,7 +16,7 @@ from workers.handlers.common import (
     lock_subjects,
     timeline_row,
 )
-from workers.handlers.effects import ClockOp, Effects, data_hash, flush, load_cases
+from workers.handlers.effects import CaseRow, ClockOp, Effects, data_hash, flush, load_cases
 from workers.handlers.review_apply import add_clock_ops
 from workers.handlers.routing import (
     Announcement,
@@ -25,9 +26,10 @@ from workers.handlers.routing import (
     take,
 )
 from workers.records import Incoming
-from workers.rules.case_lifecycle import on_dispatch_requested
+from workers.rules.case_lifecycle import CaseStatus, on_dispatch_requested
 from workers.rules.routing import DispatchRequest, route_dispatch
-from workers.rules.sla import Clock, window_for
+from workers.rules.sla import Clock, ClockOpKind, warn_offset, window_for
+from workers.rules.withdrawal import dispatch_after_withdrawal
 
 
 async def apply_dispatch_requested_batch(
@@ -63,6 +65,14 @@ async def apply_dispatch_requested_batch(
                       "dispatch.requested for a known dispatch_id with different data",
                       item.event.type, item.source, item.event_id, d.requested_at)
             continue
+        withdrawn = _withdrawn_at(cases.get(d.case_id))
+        if withdrawn is not None and known is None and dispatch_after_withdrawal(
+                d.requested_at, withdrawn) == "refused":
+            outcomes[n] = "refused"  # SPEC §4.9: timeline and data quality only
+            fx.timeline.append(timeline_row(item, "refused", "dispatch after the withdrawal"))
+            fx.dq("case_withdrawn", "case", d.case_id, "dispatch requested after the case's"
+                  " withdrawal", item.event.type, item.source, item.event_id, d.requested_at)
+            continue
         existing[d.dispatch_id] = (digest, known[1] if known else None)
         policy = _policy(ctx, cases.get(d.case_id))
         window = window_for(Clock.SURVEY, policy, d.urgency.value)
@@ -71,6 +81,11 @@ async def apply_dispatch_requested_batch(
         if surveyed_at is not None:
             fills.append(_fill_surveyed(item, due, digest))
             detail = "survey already completed: recorded as surveyed, not assigned"
+        elif withdrawn is not None:  # requested before the withdrawal: born cancelled
+            row = _insert(item, None, "case withdrawn", due, digest, ctx)
+            inserts.append((*row[:10], "cancelled", *row[11:]))
+            surveyed_at = max(withdrawn, d.requested_at)  # its survey clock stops there
+            detail = "case withdrawn: recorded as cancelled, not assigned"
         else:
             req = DispatchRequest(d.dispatch_id, d.skill.value, d.location.province,
                                   d.location.city, d.urgency.value, d.requested_at,
@@ -79,14 +94,15 @@ async def apply_dispatch_requested_batch(
             take(roster, decision, d.requested_at)
             inserts.append(_insert(item, decision.adjuster_id, decision.reason, due, digest,
                                    ctx))
-            announce(fx, Announcement(d.dispatch_id, d.case_id, decision, due), ctx)
+            announce(fx, Announcement(d.dispatch_id, d.case_id, decision, due,
+                                      at=d.requested_at), ctx)
             detail = f"assigned to {decision.adjuster_id}" if decision.adjuster_id else "queued"
-        fx.clock_ops.append(ClockOp("start", "dispatch", d.dispatch_id, Clock.SURVEY.value,
+        fx.clock_ops.append(ClockOp(ClockOpKind.START, "dispatch", d.dispatch_id, Clock.SURVEY.value,
                                     d.requested_at, window,
-                                    window * float(policy.sla.warn_fraction),
+                                    warn_offset(window, policy.sla.warn_fraction),
                                     province=d.location.province))
         if surveyed_at is not None:
-            fx.clock_ops.append(ClockOp("stop", "dispatch", d.dispatch_id, Clock.SURVEY.value,
+            fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "dispatch", d.dispatch_id, Clock.SURVEY.value,
                                         max(surveyed_at, d.requested_at)))
         _case_effect(fx, cases, d, ctx)
         fx.vault("dispatch", d.dispatch_id, item.source, item.event_id,
@@ -94,37 +110,36 @@ async def apply_dispatch_requested_batch(
         fx.timeline.append(timeline_row(item, "applied", detail))
     await _write(conn, inserts, fills)
     await save_last_assigned(conn, roster, before)
+    _stop_dispatch_clocks_at_first_request(fx, todo, cases)
     await flush(conn, fx)
-    await _stop_dispatch_clocks_at_first_request(conn, todo, cases)
     return outcomes
 
 
-async def _stop_dispatch_clocks_at_first_request(
-    conn: Any, todo: Sequence[tuple[int, Incoming]], cases: dict[str, Any]
+def _stop_dispatch_clocks_at_first_request(
+    fx: Effects, todo: Sequence[tuple[int, Incoming]], cases: dict[str, Any]
 ) -> None:
     """The case's dispatch clock stops at its first dispatch request (SPEC §4.4).
 
     A survey processed before its dispatch request stops the clock at the survey's time
     (it proves a dispatch was requested, but not when); when the request arrives, its
-    earlier ``requested_at`` becomes the stop and the warn/breach marks are settled again,
-    so the result does not depend on which topic was consumed first. (The dispatch clock is
-    never paused, hence no paused time to account for.)
+    earlier ``requested_at`` becomes the stop and the marks are settled again
+    (``stop_earliest``), so the result does not depend on which topic was consumed first.
     """
-    first: dict[str, Any] = {}
+    first: dict[str, datetime] = {}
     for _, item in todo:
         d: DispatchRequested = item.event.data
         if d.case_id in cases:
             first[d.case_id] = min(first.get(d.case_id, d.requested_at), d.requested_at)
-    if first:
-        await conn.execute(
-            "UPDATE sla_clocks c SET stopped_at = greatest(u.at, c.started_at),"
-            " warned_at = CASE WHEN c.warn_at <= u.at THEN c.warn_at END,"
-            " breached_at = CASE WHEN c.due_at <= u.at THEN c.due_at END"
-            " FROM unnest(%b::text[], %b::timestamptz[]) AS u(case_id, at)"
-            " WHERE c.subject_type = 'case' AND c.subject_id = u.case_id"
-            " AND c.clock = %s AND c.stopped_at > greatest(u.at, c.started_at)"
-            " AND c.paused_s = 0",
-            (list(first), list(first.values()), Clock.DISPATCH.value))
+    for case_id, at in first.items():
+        fx.clock_ops.append(ClockOp(ClockOpKind.STOP_EARLIEST, "case", case_id,
+                                    Clock.DISPATCH.value, at))
+
+
+def _withdrawn_at(case: CaseRow | None) -> datetime | None:
+    """The case's withdrawal time, if the case is withdrawn."""
+    if case is None or case.state.status is not CaseStatus.WITHDRAWN:
+        return None
+    return case.withdrawn_at
 
 
 def _policy(ctx: HandlerContext, case: Any) -> Any:

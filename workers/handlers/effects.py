@@ -10,39 +10,28 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
 
 from infra.outbox import OutboxItem, enqueue
+from infra.pii_fill import PiiRef
 from schemas import build_output
 from workers.handlers.common import TimelineRow, record_data_quality, write_timeline
+from workers.handlers.notices import write_notices
 from workers.rules.case_lifecycle import CaseState, CaseStatus, Stage
 from workers.rules.four_eyes import PriorDecision
+from workers.rules.notices import Notice
+from workers.rules.sla import ClockOp as ClockOp  # the old import path of v1 handlers
+from workers.store.clocks import apply_clock_ops
 
 
 def data_hash(data: BaseModel) -> str:
     """Stable digest of an event's data, to tell a same-id resend from a conflicting one."""
     raw = json.dumps(data.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
-
-
-@dataclass(frozen=True)
-class ClockOp:
-    """One SLA clock change, applied by the ``sla_clock_op`` SQL function."""
-
-    op: str  # start, pause, resume, stop, extend (new window, e.g. a complaint extension)
-    subject_type: str
-    subject_id: str
-    clock: str
-    at: datetime
-    window: timedelta = timedelta(0)
-    warn: timedelta = timedelta(0)
-    insurer: str | None = None
-    line: str | None = None
-    province: str | None = None
 
 
 @dataclass
@@ -63,6 +52,10 @@ class CaseRow:
     dirty: bool = False
     #: applied initial/second approved-or-escalated reviews (the four-eyes rule, §4.3)
     deciders: list[PriorDecision] = field(default_factory=list)
+    #: v2: the deciding review's decision (approved/rejected) and its completed_at
+    decision: str | None = None
+    decided_at: datetime | None = None
+    withdrawn_at: datetime | None = None
 
 
 @dataclass
@@ -82,12 +75,29 @@ class Effects:
     freed_provinces: set[str] = field(default_factory=set)
     #: surge alerts (province, city, opened_at, resolved_at), read once per batch on demand
     surge_alerts: list[tuple[Any, ...]] | None = None
+    #: customer notices decided (SPEC §4.12), cases whose waiting notices may go out now,
+    #: and the processing time for their envelopes (see :meth:`notice`)
+    notices: list[Notice] = field(default_factory=list)
+    notice_cases: set[str] = field(default_factory=set)
+    notice_time: datetime | None = None
+
+    def notice(self, n: Notice, now: datetime | None = None) -> None:
+        """Request a customer notice (recorded once per id; sent when its case is known).
+        ``now``: the envelope time (the handler's clock; the wall clock when not given)."""
+        self.notices.append(n)
+        self.notice_time = now or self.notice_time
+
+    def release_notices(self, case_ids: set[str], now: datetime) -> None:
+        """Cases just created: their waiting notices may go out."""
+        self.notice_cases |= case_ids
+        self.notice_time = now
 
     def output(self, type_: str, topic: str, key: str, data: BaseModel, event_id: str,
-               now: datetime) -> None:
-        """Queue an output event for the outbox."""
+               now: datetime, pii: PiiRef = ()) -> None:
+        """Queue an output event for the outbox. ``pii``: fields the relay fills from the
+        vault at publish time (their values in ``data`` are placeholders, never stored)."""
         value = build_output(type_, data, key, event_id, now)
-        self.outbox.append(OutboxItem(topic, key, value, event_id))
+        self.outbox.append(OutboxItem(topic, key, value, event_id, pii))
 
     def dq(self, kind: str, subject_type: str, subject_id: str, detail: str,
            event_type: str | None = None, source: str | None = None,
@@ -111,8 +121,10 @@ async def load_cases(conn: Any, case_ids: set[str]) -> dict[str, CaseRow]:
     if not case_ids:
         return {}
     cur = await conn.execute(
-        "SELECT case_id, insurer, line, province, city, report_no, cat_code, status, stage,"
+        "SELECT case_id, insurer, line, province, city, report_no, cat_code,"
+        " insurer_cat_code IS NOT NULL, status, stage,"
         " injuries, disputed, cat_mode, approved_amount, closed_at, updated_at,"
+        " decision, decided_at, withdrawn_at,"
         " (SELECT bool_or(true) FROM reviews r WHERE r.case_id = c.case_id"
         "   AND r.stage = 'initial' AND r.outcome = 'applied') AS initial_done,"
         " (SELECT array_agg(r.stage || ':' || r.decision || ':' || r.reviewer_id)"
@@ -124,16 +136,20 @@ async def load_cases(conn: Any, case_ids: set[str]) -> dict[str, CaseRow]:
     )
     out = {}
     for row in await cur.fetchall():
-        (cid, insurer, line, province, city, report_no, cat_code, status, stage, injuries,
-         disputed, cat_mode, approved, closed_at, updated_at, initial_done, deciders) = row
+        (cid, insurer, line, province, city, report_no, cat_code, insurer_coded, status, stage,
+         injuries, disputed, cat_mode, approved, closed_at, updated_at, decision, decided_at,
+         withdrawn_at, initial_done, deciders) = row
+        # cat_code is the effective one (insurer's, else declared, SPEC §4.5); catastrophe
+        # mode counts only an insurer-given one as "has a cat_code" (§4.3)
         state = CaseState(
             status=CaseStatus(status), stage=Stage(stage) if stage else None,
-            injuries=injuries, disputed=disputed, has_cat_code=cat_code is not None,
+            injuries=injuries, disputed=disputed, has_cat_code=insurer_coded,
             cat_mode=cat_mode if initial_done else None,
         )
         out[cid] = CaseRow(cid, insurer, line, province, city, report_no, cat_code, state,
                            approved, closed_at, updated_at,
-                           deciders=[PriorDecision(*d.split(":", 2)) for d in deciders or ()])
+                           deciders=[PriorDecision(*d.split(":", 2)) for d in deciders or ()],
+                           decision=decision, decided_at=decided_at, withdrawn_at=withdrawn_at)
     return out
 
 
@@ -144,114 +160,6 @@ def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
         for col, value in zip(cols, row, strict=True):
             col.append(value)
     return cols
-
-
-# Set-based twins of the sla_clock_op() branches (migrations 0004, 0008), one statement per op
-# type: same predicates and expressions, with the p_* parameters read from unnest().
-# Pause tests "num_nulls(stopped_at, paused_since) = 2", i.e. "stopped_at IS NULL AND
-# paused_since IS NULL" in a form that does not match the predicate of the partial index
-# sla_clocks_due: on a table autovacuum has not analyzed yet the planner otherwise scans
-# that index (every running clock, tens of ms) instead of the primary key — the function's
-# own UPDATE had that problem (a fresh schema under load spent seconds in it; fixed in 0008).
-# Stop clears breach_seen_at when the settled clock is not breached: the sweeper saw the
-# clock overdue before a late event (earlier data time) stopped it in time.
-_CLOCK_KEY = "c.subject_type = u.st AND c.subject_id = u.sid AND c.clock = u.clk"
-_CLOCK_SQL = {
-    "start": (
-        "INSERT INTO sla_clocks (subject_type, subject_id, clock, insurer, line, province,"
-        " started_at, window_s, warn_s, due_at, warn_at)"
-        " SELECT st, sid, clk, ins, ln, prov, at, win, warn, at + make_interval(secs => win),"
-        " at + make_interval(secs => warn) FROM unnest(%b::text[], %b::text[], %b::text[],"
-        " %b::timestamptz[], %b::float8[], %b::float8[], %b::text[], %b::text[], %b::text[])"
-        " AS u(st, sid, clk, at, win, warn, ins, ln, prov) ON CONFLICT DO NOTHING"),
-    "pause": (
-        "UPDATE sla_clocks c SET paused_since = u.at"
-        " FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[])"
-        f" AS u(st, sid, clk, at) WHERE {_CLOCK_KEY}"
-        " AND num_nulls(c.stopped_at, c.paused_since) = 2"),
-    "resume": (
-        "UPDATE sla_clocks c SET"
-        " paused_s = c.paused_s + greatest(0, extract(epoch FROM u.at - c.paused_since)),"
-        " paused_since = NULL,"
-        " due_at = c.started_at + make_interval(secs => c.window_s + c.paused_s"
-        " + greatest(0, extract(epoch FROM u.at - c.paused_since))),"
-        " warn_at = c.started_at + make_interval(secs => c.warn_s + c.paused_s"
-        " + greatest(0, extract(epoch FROM u.at - c.paused_since)))"
-        " FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[])"
-        f" AS u(st, sid, clk, at) WHERE {_CLOCK_KEY}"
-        " AND c.stopped_at IS NULL AND c.paused_since IS NOT NULL"),
-    "stop": (
-        "UPDATE sla_clocks c SET"
-        " paused_s = c.paused_s + CASE WHEN c.paused_since IS NULL THEN 0"
-        " ELSE greatest(0, extract(epoch FROM u.at - c.paused_since)) END,"
-        " paused_since = NULL,"
-        " stopped_at = greatest(u.at, c.started_at),"
-        " warned_at = CASE WHEN c.paused_since IS NULL AND c.warn_at <= u.at THEN c.warn_at"
-        " WHEN c.paused_since IS NOT NULL AND c.warn_at <= c.paused_since THEN c.warn_at END,"
-        " breached_at = CASE WHEN c.paused_since IS NULL AND c.due_at <= u.at THEN c.due_at"
-        " WHEN c.paused_since IS NOT NULL AND c.due_at <= c.paused_since THEN c.due_at END,"
-        " breach_seen_at = CASE WHEN c.paused_since IS NULL AND c.due_at <= u.at"
-        " OR c.paused_since IS NOT NULL AND c.due_at <= c.paused_since"
-        " THEN c.breach_seen_at END"
-        " FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[])"
-        f" AS u(st, sid, clk, at) WHERE {_CLOCK_KEY} AND c.stopped_at IS NULL"),
-    # twin of workers.rules.sla.extend: marks strictly before the op (or the open pause;
-    # least() ignores a null paused_since) stay, unreached ones are recomputed on the new
-    # window
-    "extend": (
-        "UPDATE sla_clocks c SET window_s = u.win, warn_s = u.warn,"
-        " due_at = c.started_at + make_interval(secs => u.win + c.paused_s),"
-        " warn_at = c.started_at + make_interval(secs => u.warn + c.paused_s),"
-        " warned_at = CASE WHEN c.warned_at < least(u.at, c.paused_since) THEN c.warned_at"
-        " WHEN c.warn_at < least(u.at, c.paused_since) THEN c.warn_at END,"
-        " breached_at = CASE WHEN c.breached_at < least(u.at, c.paused_since)"
-        " THEN c.breached_at WHEN c.due_at < least(u.at, c.paused_since) THEN c.due_at END,"
-        " breach_seen_at = CASE WHEN c.breached_at < least(u.at, c.paused_since)"
-        " OR c.due_at < least(u.at, c.paused_since) THEN c.breach_seen_at END"
-        " FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::float8[],"
-        " %b::float8[]) AS u(st, sid, clk, at, win, warn)"
-        f" WHERE {_CLOCK_KEY} AND c.stopped_at IS NULL"),
-}
-
-
-def clock_op_rounds(ops: Sequence[ClockOp]) -> list[list[ClockOp]]:
-    """Split ops into rounds: round k holds the k-th op of every clock, in batch order.
-
-    An op only reads and writes its own clock's row, so ops of different clocks commute:
-    applying round after round (each op type of a round as one statement) gives exactly
-    the result of applying the ops one by one in batch order.
-    """
-    rounds: list[list[ClockOp]] = []
-    seen: dict[tuple[str, str, str], int] = {}
-    for op in ops:
-        if op.op not in _CLOCK_SQL:
-            raise ValueError(f"unknown clock op {op.op!r}")
-        key = (op.subject_type, op.subject_id, op.clock)
-        k = seen.get(key, 0)
-        seen[key] = k + 1
-        if k == len(rounds):
-            rounds.append([])
-        rounds[k].append(op)
-    return rounds
-
-
-async def apply_clock_ops(conn: Any, ops: Sequence[ClockOp]) -> None:
-    """Apply SLA clock ops in batch order with a few set-based statements (see rounds)."""
-    for ops_of_round in clock_op_rounds(ops):
-        for kind in ("start", "pause", "resume", "stop", "extend"):
-            mine = [o for o in ops_of_round if o.op == kind]
-            if not mine:
-                continue
-            if kind == "start":
-                rows: list[tuple[Any, ...]] = [
-                    (o.subject_type, o.subject_id, o.clock, o.at, o.window.total_seconds(),
-                     o.warn.total_seconds(), o.insurer, o.line, o.province) for o in mine]
-            elif kind == "extend":
-                rows = [(o.subject_type, o.subject_id, o.clock, o.at, o.window.total_seconds(),
-                         o.warn.total_seconds()) for o in mine]
-            else:
-                rows = [(o.subject_type, o.subject_id, o.clock, o.at) for o in mine]
-            await conn.execute(_CLOCK_SQL[kind], _columns(rows, len(rows[0])))
 
 
 async def flush(conn: Any, fx: Effects) -> None:
@@ -271,26 +179,34 @@ async def flush(conn: Any, fx: Effects) -> None:
         await conn.execute(
             "INSERT INTO reviews (review_id, stage, case_id, complaint_id, dispatch_id,"
             " reviewer_id, decision, amount, disputed, missing_documents, completed_at,"
-            " outcome, source, event_id, data_hash) SELECT * FROM unnest(%b::text[],"
-            " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+            " outcome, source, event_id, data_hash, missing_documents_list)"
+            " SELECT r, s, c, p, d, rv, de, a, di, m, ca, o, so, e, h,"
+            " CASE WHEN l IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(l::jsonb))"
+            " END FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+            " %b::text[], %b::text[],"
             " %b::numeric[], %b::bool[], %b::int[], %b::timestamptz[], %b::text[], %b::text[],"
-            " %b::text[], %b::text[]) ON CONFLICT (review_id) DO UPDATE"
-            " SET outcome = EXCLUDED.outcome", _columns(list(fx.reviews.values()), 15))
+            " %b::text[], %b::text[], %b::text[]) AS u(r, s, c, p, d, rv, de, a, di, m, ca, o,"
+            " so, e, h, l) ON CONFLICT (review_id) DO UPDATE"
+            " SET outcome = EXCLUDED.outcome", _columns(list(fx.reviews.values()), 16))
     dirty = [c for c in fx.cases.values() if c.dirty]
     if dirty:
         await conn.execute(
             "UPDATE cases c SET status = u.status, stage = u.stage, disputed = u.disputed,"
             " cat_mode = u.cat_mode, approved_amount = u.approved_amount,"
-            " closed_at = u.closed_at, updated_at = u.updated_at, docs_stage = u.docs_stage"
+            " closed_at = u.closed_at, updated_at = u.updated_at, docs_stage = u.docs_stage,"
+            " decision = u.decision, decided_at = u.decided_at, withdrawn_at = u.withdrawn_at"
             " FROM unnest(%b::text[], %b::text[], %b::bool[], %b::bool[], %b::numeric[],"
-            " %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[]) AS u(status, stage,"
-            " disputed, cat_mode, approved_amount, closed_at, updated_at, docs_stage, case_id)"
+            " %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[], %b::text[],"
+            " %b::timestamptz[], %b::timestamptz[]) AS u(status, stage,"
+            " disputed, cat_mode, approved_amount, closed_at, updated_at, docs_stage, case_id,"
+            " decision, decided_at, withdrawn_at)"
             " WHERE c.case_id = u.case_id",
             _columns([(c.state.status.value, c.state.stage.value if c.state.stage else None,
                        c.state.disputed, bool(c.state.cat_mode), c.approved_amount, c.closed_at,
                        c.updated_at,
                        c.state.stage.value if c.state.status is CaseStatus.DOCUMENTS_PENDING
-                       and c.state.stage else None, c.case_id) for c in dirty], 9))
+                       and c.state.stage else None, c.case_id, c.decision, c.decided_at,
+                       c.withdrawn_at) for c in dirty], 12))
     if fx.clock_ops:
         await apply_clock_ops(conn, fx.clock_ops)
     if fx.payouts:
@@ -310,6 +226,9 @@ async def flush(conn: Any, fx: Effects) -> None:
         await conn.execute(
             "DELETE FROM parked_events p USING unnest(%b::text[], %b::text[]) AS u(src, eid)"
             " WHERE p.source = u.src AND p.event_id = u.eid", _columns(fx.unparked, 2))
+    if fx.notices or fx.notice_cases:
+        fx.outbox += await write_notices(conn, fx.notices, fx.notice_cases,
+                                         fx.notice_time or datetime.now(UTC))
     await enqueue(conn, fx.outbox)
     await write_timeline(conn, fx.timeline)
     await record_data_quality(conn, fx.data_quality)

@@ -10,6 +10,7 @@ from typing import Any
 
 from schemas import ReviewCompleted
 from workers.context import HandlerContext
+from workers.handlers.catastrophes import lock_catastrophes
 from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_routing, lock_subjects
 from workers.handlers.complaints import (
     apply_complaint_review,
@@ -21,8 +22,9 @@ from workers.handlers.effects import ClockOp, Effects, data_hash, flush, load_ca
 from workers.handlers.parking import park
 from workers.handlers.review_apply import ReviewFacts, apply_case_review
 from workers.handlers.routing import drain
+from workers.handlers.settlements import settle_parked
 from workers.records import Incoming
-from workers.rules.sla import Clock
+from workers.rules.sla import Clock, ClockOpKind
 
 
 def review_facts(item: Incoming) -> ReviewFacts:
@@ -34,6 +36,7 @@ def review_facts(item: Incoming) -> ReviewFacts:
         reviewer_id=d.reviewer_id, amount=d.amount, disputed=d.disputed,
         missing_documents=len(d.missing_documents or ()), completed_at=d.completed_at,
         source=item.source, event_id=item.event_id, data_hash=data_hash(d),
+        missing_documents_list=tuple(d.missing_documents or ()),
     )
 
 
@@ -55,7 +58,8 @@ async def apply_review_completed_batch(
     surveyed = {f.dispatch_id for f in facts_all if f.stage == "survey" and f.dispatch_id}
     await lock_subjects(conn, _locks(facts_all) + await complaint_case_locks(conn, complaint_ids),
                         shared=[ROUTING_LOCK] if surveyed else [])
-    states = await _locked_dispatch_states(conn, surveyed)
+    await lock_catastrophes(conn)  # an initial decision and a declaration: one order (§4.3)
+    states = await _locked_dispatch_states(conn, surveyed)  # province locks: taken last
     known = await _known_reviews(conn, {f.review_id for f in facts_all})
     cases = await load_cases(conn, {f.case_id for f in facts_all
                                     if f.case_id and f.stage != "complaint"})
@@ -81,6 +85,7 @@ async def apply_review_completed_batch(
         await drain(conn, fx.freed_provinces, freed_at, ctx, fx)
     await save_complaints(conn, complaints)
     await flush(conn, fx)
+    await settle_parked(conn, {row[0] for row in fx.payouts}, ctx)  # SPEC §4.8 parking
     return outcomes
 
 
@@ -166,7 +171,7 @@ class _DispatchCloses:
             return False
         self.updates.append((facts.dispatch_id, facts.completed_at, facts.review_id))
         self.states[str(facts.dispatch_id)] = ("surveyed", province)
-        fx.clock_ops.append(ClockOp("stop", "dispatch", str(facts.dispatch_id),
+        fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "dispatch", str(facts.dispatch_id),
                                     Clock.SURVEY.value, facts.completed_at))
         if status == "assigned":
             fx.freed_provinces.add(province)

@@ -16,6 +16,7 @@ from schemas import DispatchAssigned, dispatch_assigned_event_id
 from topics import DISPATCH_ASSIGNED
 from workers.context import HandlerContext
 from workers.handlers.effects import Effects
+from workers.rules import notices
 from workers.rules.routing import (
     Adjuster,
     DispatchRequest,
@@ -68,24 +69,39 @@ async def save_last_assigned(conn: Any, roster: dict[str, Adjuster],
 
 @dataclass(frozen=True)
 class Announcement:
-    """Facts for a dispatch.assigned event."""
+    """Facts for a dispatch.assigned event.
+
+    ``reassigned``: the dispatch's count of ``reassigned`` events so far (this one
+    included); ``displaced`` makes this announcement one of them (SPEC §4.2 v2).
+    """
 
     dispatch_id: str
     case_id: str
     decision: RouteDecision
     survey_due_by: datetime
+    reassigned: int = 0
+    displaced: bool = False
+    #: data time of the assignment's trigger (request, freeing survey, roster load)
+    at: datetime | None = None
 
 
 def announce(fx: Effects, a: Announcement, ctx: HandlerContext) -> None:
-    """Queue dispatch.assigned (status assigned or queued) in the outbox."""
-    status = "assigned" if a.decision.adjuster_id else "queued"
+    """Queue dispatch.assigned (status assigned, queued or reassigned) in the outbox; a
+    first assignment also tells the customer who comes and by when (``dispatch_assigned``
+    notice; not on reassignment)."""
+    status = ("reassigned" if a.displaced
+              else "assigned" if a.decision.adjuster_id else "queued")
     data = DispatchAssigned(
         dispatch_id=a.dispatch_id, case_id=a.case_id, status=status,
         adjuster_id=a.decision.adjuster_id, decided_at=ctx.clock(),
         survey_due_by=a.survey_due_by, route_reason=a.decision.reason,
     )
-    event_id = dispatch_assigned_event_id(a.dispatch_id, status, a.decision.adjuster_id)
+    event_id = dispatch_assigned_event_id(a.dispatch_id, status, a.decision.adjuster_id,
+                                          a.reassigned)
     fx.output("dispatch.assigned", DISPATCH_ASSIGNED, a.case_id, data, event_id, ctx.clock())
+    if a.decision.adjuster_id is not None and a.at is not None and not a.displaced:
+        fx.notice(notices.dispatch_assigned(a.case_id, a.dispatch_id, a.decision.adjuster_id,
+                                            a.survey_due_by, a.at), ctx.clock())
 
 
 #: Queued requests read per round trip by ``drain``; a drain usually fills the freed
@@ -98,13 +114,17 @@ _QUEUE_KEY = "(urgency <> 'urgent'), requested_at, dispatch_id COLLATE \"C\""
 
 
 async def drain(conn: Any, provinces: set[str], at: datetime, ctx: HandlerContext,
-                fx: Effects) -> int:
+                fx: Effects, displaced: frozenset[str] = frozenset(),
+                assigned_ids: set[str] | None = None) -> int:
     """Assign queued dispatches of ``provinces`` as capacity allows; returns how many.
 
     Reads the queue in queue order, a page at a time, and stops as soon as nobody has
     free capacity for any request (loads only grow while it runs). Only requests whose
     (skill, city) or (skill, province) some adjuster could take at the start are read:
-    the others cannot be assigned by this drain (see ``drain_assignable``).
+    the others cannot be assigned by this drain (see ``drain_assignable``). Returns how
+    many were assigned (their ids are added to ``assigned_ids``); those in ``displaced``
+    (re-routing, SPEC §4.2) are announced ``reassigned``, the others ``assigned`` (with the
+    ``:<n>`` id suffix once re-routed).
     """
     if not provinces:
         return 0
@@ -112,12 +132,12 @@ async def drain(conn: Any, provinces: set[str], at: datetime, ctx: HandlerContex
     before = dict(roster)
     in_city, in_province = _covers(roster.values())
     assigned: list[tuple[str, RouteDecision]] = []
-    info: dict[str, tuple[str, datetime]] = {}
+    info: dict[str, tuple[str, datetime, int]] = {}
     after: tuple[Any, ...] | None = None
     while in_city or in_province:
         rows = await _queued_page(conn, provinces, in_city, in_province, after)
         queued = [DispatchRequest(r[0], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
-        info.update((r[0], (r[1], r[8])) for r in rows)
+        info.update((r[0], (r[1], r[8], r[9])) for r in rows)
         for dispatch_id, decision in drain_assignable(queued, roster, at):
             take(roster, decision, at)
             assigned.append((dispatch_id, decision))
@@ -127,8 +147,9 @@ async def drain(conn: Any, provinces: set[str], at: datetime, ctx: HandlerContex
         after = (last[5] != "urgent", last[6], last[0])
         in_city, in_province = _covers(roster.values())
     for dispatch_id, decision in assigned:
-        case_id, due = info[dispatch_id]
-        announce(fx, Announcement(dispatch_id, case_id, decision, due), ctx)
+        case_id, due, reassigned = info[dispatch_id]
+        announce(fx, Announcement(dispatch_id, case_id, decision, due, reassigned,
+                                  dispatch_id in displaced, at=at), ctx)
     if assigned:
         await conn.execute(
             "UPDATE dispatches d SET status = 'assigned', adjuster_id = u.adjuster_id,"
@@ -138,6 +159,8 @@ async def drain(conn: Any, provinces: set[str], at: datetime, ctx: HandlerContex
             (ctx.clock(), [i for i, _ in assigned], [d.adjuster_id for _, d in assigned],
              [d.reason for _, d in assigned]))
         await save_last_assigned(conn, roster, before)
+    if assigned_ids is not None:
+        assigned_ids.update(i for i, _ in assigned)
     return len(assigned)
 
 
@@ -148,7 +171,7 @@ async def _queued_page(conn: Any, provinces: set[str], in_city: set[tuple[str, s
     keyset = f" AND ({_QUEUE_KEY}) > (%s, %s, %s COLLATE \"C\")" if after else ""
     cur = await conn.execute(
         "SELECT dispatch_id, case_id, skill, province, city, urgency, requested_at,"
-        " preferred_adjuster_id, survey_due_by FROM dispatches"
+        " preferred_adjuster_id, survey_due_by, reassigned FROM dispatches"
         " WHERE status = 'queued' AND province = ANY(%b)"
         " AND ((skill, city) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
         "  OR (skill, province) IN (SELECT * FROM unnest(%b::text[], %b::text[])))"

@@ -13,6 +13,7 @@ from topics import REVIEW_COMPLETED
 from workers.context import HandlerContext
 from workers.handlers.effects import Effects
 from workers.monitor.alerts import Condition, reconcile
+from workers.rules.callbacks import SATISFACTION_MAX_SHARE, SATISFACTION_WINDOW, satisfaction_hits
 from workers.rules.complaints import ComplaintFact, group_complaints
 from workers.rules.policy import Policy
 
@@ -99,6 +100,25 @@ async def data_quality_conditions(conn: Any, now: datetime, policy: Policy,
                       f"{len(rows)} parked subject(s) unknown for more than 24 h")]
 
 
+async def satisfaction_conditions(conn: Any, now: datetime, policy: Policy) -> list[Condition]:
+    """Adjusters with ≥ 5 reached callbacks in 7 days, ≥ 40 % dissatisfied (SPEC §4.10)."""
+    cur = await conn.execute(
+        "SELECT adjuster_id, completed_at, satisfaction FROM callbacks WHERE status = 'reached'"
+        " AND adjuster_id IS NOT NULL AND completed_at > %s AND completed_at <= %s",
+        (now - SATISFACTION_WINDOW, now))
+    return [Condition({"adjuster_id": h.adjuster_id}, "warning", round(h.share, 3),
+                      SATISFACTION_MAX_SHARE,
+                      f"{h.dissatisfied} of {h.reached} reached callbacks in 7 days dissatisfied")
+            for h in satisfaction_hits(await cur.fetchall(), now)]
+async def payment_failed_conditions(conn: Any, now: datetime, policy: Policy) -> list[Condition]:
+    """Insurers with a payout whose latest settlement failed (SPEC §4.8): open while any."""
+    cur = await conn.execute(
+        "SELECT insurer, count(*) FROM payouts WHERE status = 'failed' GROUP BY insurer")
+    return [Condition({"insurer": insurer}, "warning", float(n), 0.0,
+                      f"{n} payout(s) of {insurer} failed and not paid since")
+            for insurer, n in await cur.fetchall()]
+
+
 async def run_checks(conn: Any, now: datetime, ctx: HandlerContext, fx: Effects) -> None:
     """One round of every §4.6 check, reconciled into alerts."""
     policy: Policy = ctx.policy.default
@@ -109,5 +129,7 @@ async def run_checks(conn: Any, now: datetime, ctx: HandlerContext, fx: Effects)
         ("sla_breach", await breach_conditions(conn, now, policy)),
         ("group_complaint", await group_complaint_conditions(conn, now, policy)),
         ("data_quality", await data_quality_conditions(conn, now, policy, fx)),
+        ("satisfaction", await satisfaction_conditions(conn, now, policy)),
+        ("payment_failed", await payment_failed_conditions(conn, now, policy)),
     ):
         await reconcile(conn, kind, conditions, now, n, ctx, fx)

@@ -21,17 +21,21 @@ from infra.metrics import Metrics
 from infra.outbox import outbox_backlog
 from workers.context import HandlerContext
 from workers.escalations import count_escalations, raise_clock_escalations
+from workers.handlers.catastrophes import resolve_catastrophes
 from workers.handlers.effects import Effects, flush
+from workers.handlers.notices import request_delay_notices
 from workers.monitor.health import run_checks
 from workers.monitor.surge import close_windows
 from workers.monitor.sweeper import count_sweep, sweep_clocks
+from workers.ops_samples import sample_ops
 
 log = logging.getLogger(__name__)
 
 LagRow = tuple[str, int, int, float]  # topic, partition, lag messages, lag seconds
 LagProbe = Callable[[datetime], Iterable[LagRow]]
 STAGES = ("survey", "initial", "second", "joint")
-KINDS = ("surge", "backlog", "sla_breach", "consumer_lag", "group_complaint", "data_quality")
+KINDS = ("surge", "backlog", "sla_breach", "consumer_lag", "group_complaint", "data_quality",
+         "satisfaction", "payment_failed")
 
 
 async def sweep_once(pool: AsyncConnectionPool, now: datetime, metrics: Metrics,
@@ -47,6 +51,7 @@ async def sweep_once(pool: AsyncConnectionPool, now: datetime, metrics: Metrics,
         if ctx is not None:
             fx = Effects()
             raised = await raise_clock_escalations(uow.conn, ctx, fx)
+            await request_delay_notices(uow.conn, fx, ctx.clock())
             await flush(uow.conn, fx)
         await uow.commit()
     count_sweep(metrics, result)
@@ -71,6 +76,7 @@ async def check_once(pool: AsyncConnectionPool, now: datetime, ctx: HandlerConte
             return False
         fx = Effects()
         await close_windows(uow.conn, now, ctx, fx)
+        await resolve_catastrophes(uow.conn, now, ctx, fx)
         await run_checks(uow.conn, now, ctx, fx)
         await flush(uow.conn, fx)
         await uow.commit()
@@ -94,6 +100,13 @@ async def refresh_gauges(pool: AsyncConnectionPool, metrics: Metrics) -> None:
         pending: dict[str, int] = dict(await cur.fetchall())
         for stage in STAGES:
             metrics.pending_reviews.labels(stage=stage).set(pending.get(stage, 0))
+        cur = await conn.execute(
+            "SELECT count(*) FILTER (WHERE status <> 'paid'),"
+            " count(*) FILTER (WHERE status = 'failed') FROM payouts")
+        payouts = await cur.fetchone()
+        assert payouts is not None
+        metrics.payouts_unpaid.set(payouts[0])
+        metrics.payouts_failed.set(payouts[1])
         cur = await conn.execute(
             "SELECT kind, count(*) FROM alerts WHERE resolved_at IS NULL GROUP BY kind")
         open_kinds: dict[str, int] = dict(await cur.fetchall())
@@ -140,14 +153,17 @@ async def run_monitor(pool: AsyncConnectionPool, ctx: HandlerContext, metrics: M
     while not stop.is_set():
         now = ctx.clock()
         try:
-            while await sweep_once(pool, now, metrics, ctx) >= 2000:
+            while (marks := await sweep_once(pool, now, metrics, ctx)) >= 2000:
                 pass  # a backlog of due clocks: keep sweeping before sleeping
+            log.debug("monitor: sweep set %d SLA mark(s)", marks)
             if lag_probe is not None:
                 await report_lag(pool, list(lag_probe(now)), now, metrics)
             if last_check is None or now - last_check >= every:
                 last_check = now
                 await refresh_gauges(pool, metrics)
-                await check_once(pool, now, ctx, every)
+                ran = await check_once(pool, now, ctx, every)
+                log.debug("monitor: health checks %s", "run" if ran else "run by another worker")
+                await sample_ops(pool, now)  # ops page history; one process a minute
         except Exception as exc:  # a dependency failure: log, count, try again next round
             metrics.transient_errors_total.labels(component="monitor").inc()
             log.warning("monitor: %s; retrying in %.0f s", type(exc).__name__, sweep_every_s)

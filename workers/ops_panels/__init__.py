@@ -15,7 +15,7 @@ from workers.ops_panels.base import PageTime, Panel, Reader, Row
 
 __all__ = ["PageTime", "Panel", "Reader", "Row", "discover_panels"]
 
-_SKIP = {"base", "html"}
+_SKIP = {"base", "html", "chart"}
 
 
 def discover_panels() -> list[Panel[Any]]:

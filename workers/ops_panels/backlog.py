@@ -11,8 +11,10 @@ from workers.ops_panels.html import e, fmt_age, kpi, kpis, section, table
 TOP_CITIES = 20
 Q_QUEUED = """SELECT province, city, count(*), min(requested_at) FROM rm_dispatches
 WHERE status = 'queued' GROUP BY province, city ORDER BY 3 DESC, 4 LIMIT %s"""
-Q_STAGES = """SELECT stage, status, count(*) FROM rm_cases WHERE status NOT IN
-('reported', 'dispatched', 'approved', 'rejected', 'closed', 'withdrawn')
+# the statuses that wait for a review, listed (not "NOT IN" the others) so that the index on
+# (status, stage) reads only them instead of a year of closed cases
+Q_STAGES = """SELECT stage, status, count(*) FROM rm_cases WHERE status IN
+('surveyed', 'initial_review', 'second_review', 'joint_review', 'documents_pending')
 GROUP BY 1, 2 ORDER BY 1, 2"""
 Q_COMPLAINTS = """SELECT count(*), count(*) FILTER (WHERE due_at < %s)
 FROM rm_complaints WHERE status = 'open'"""

@@ -11,11 +11,13 @@ failing panel (a table another migration has not created yet, a timeout) shows a
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 import psycopg
+
+from workers.rules.policy import Policy
 
 Row = tuple[Any, ...]
 T = TypeVar("T")
@@ -42,10 +44,12 @@ class Reader:
 
 @dataclass(frozen=True)
 class PageTime:
-    """The page's clock: ``now`` (aware UTC) and ``today`` (its Asia/Shanghai calendar day)."""
+    """The page's clock: ``now`` (aware UTC) and ``today`` (its Asia/Shanghai calendar day);
+    ``policy``: the default policy (thresholds a panel draws)."""
 
     now: datetime
     today: date
+    policy: Policy = field(default_factory=Policy)
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,30 @@ def adjusters_needed(staffing: Any) -> str:
     return ""
 
 
+def staffing_inputs(staffing: Any) -> str:
+    """The inputs of a surge alert's Erlang C advice, so an operator can check the number:
+    ``384.0 cases/h × 1.5 h mean survey = 576.0 Erlangs; 80% of surveys start within 2 h``."""
+    if isinstance(staffing, str):
+        try:
+            staffing = json.loads(staffing)
+        except ValueError:
+            return ""
+    if not isinstance(staffing, dict):
+        return ""
+    rate, hours = staffing.get("arrival_rate_per_hour"), staffing.get("mean_survey_hours")
+    parts = []
+    if isinstance(rate, (int, float)):
+        parts.append(f"{float(rate):.1f} cases/h")
+    if isinstance(hours, (int, float)):
+        parts.append(f"{float(hours):g} h mean survey")
+    text = " × ".join(parts)
+    if isinstance(rate, (int, float)) and isinstance(hours, (int, float)):
+        text += f" = {float(rate) * float(hours):.1f} Erlangs"
+    if staffing.get("target"):
+        text += f"; {staffing['target']}"
+    return text
+
+
 def table(headers: list[str], rows: list[list[str]], numeric_from: int, empty: str) -> str:
     """A table of already-escaped cells; columns from ``numeric_from`` on are right-aligned."""
     if not rows:

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from workers.ops_panels.base import PageTime, Panel, Reader, Row
-from workers.ops_panels.html import adjusters_needed, e, fmt_scope, fmt_time, section, severity, table
+from workers.ops_panels.html import (
+    adjusters_needed,
+    e,
+    fmt_scope,
+    fmt_time,
+    section,
+    severity,
+    staffing_inputs,
+    table,
+)
 
 MAX_SURGES = 50
 Q_SURGES = """SELECT severity, scope, summary, opened_at, staffing FROM rm_alerts
@@ -21,8 +30,11 @@ def render_surges(surges: list[Row], t: PageTime) -> str:
     if not surges:
         return ""
     rows = [[severity(sev), e(fmt_scope(scope)), e(summary), e(fmt_time(opened)),
-             e(adjusters_needed(staffing))] for sev, scope, summary, opened, staffing in surges]
-    body = table(["severity", "scope", "summary", "opened", "adjusters needed"], rows, 4, "")
+             e(adjusters_needed(staffing)), e(staffing_inputs(staffing))]
+            for sev, scope, summary, opened, staffing in surges]
+    # the inputs of the Erlang C advice next to the number (README: staffing advice by hand)
+    body = table(["severity", "scope", "summary", "opened", "adjusters needed",
+                  "Erlang C inputs"], rows, 4, "")
     return section(f"巨灾应急 Surges ({len(surges)})", body, wide=True, cls="surge")
 
 

@@ -15,6 +15,7 @@ function of the *set* of attempts, so any arrival order gives the same result.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -127,3 +128,37 @@ def callback_result(attempts: Iterable[Attempt]) -> CallbackResult:
     if last is not None and last.outcome == "unreachable":
         return CallbackResult("unreachable", None, last.completed_at, ())
     return CallbackResult("requested", None, None, ())
+
+
+SATISFACTION_WINDOW = timedelta(days=7)
+SATISFACTION_MIN_REACHED = 5
+SATISFACTION_MAX_SHARE = 0.4
+
+
+@dataclass(frozen=True)
+class SatisfactionHit:
+    """An adjuster with too many dissatisfied callbacks (the ``satisfaction`` alert)."""
+
+    adjuster_id: str
+    reached: int
+    dissatisfied: int
+
+    @property
+    def share(self) -> float:
+        """Dissatisfied share of the reached callbacks."""
+        return self.dissatisfied / self.reached
+
+
+def satisfaction_hits(results: Iterable[tuple[str, datetime, int]],
+                      at: datetime) -> list[SatisfactionHit]:
+    """Adjusters with ≥ 5 reached callbacks in ``(at − 7 days, at]`` (by result
+    ``completed_at``) of which ≥ 40 % dissatisfied; input: (adjuster_id, completed_at,
+    satisfaction) of reached results. Sorted by adjuster for stable output."""
+    reached: Counter[str] = Counter()
+    unhappy: Counter[str] = Counter()
+    for adjuster_id, completed_at, satisfaction in results:
+        if at - SATISFACTION_WINDOW < completed_at <= at:
+            reached[adjuster_id] += 1
+            unhappy[adjuster_id] += satisfaction <= DISSATISFIED_MAX
+    return [SatisfactionHit(a, n, unhappy[a]) for a, n in sorted(reached.items())
+            if n >= SATISFACTION_MIN_REACHED and unhappy[a] >= SATISFACTION_MAX_SHARE * n]

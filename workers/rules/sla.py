@@ -1,16 +1,22 @@
-"""SLA clock arithmetic (SPEC §4.4): windows, pauses, warn/breach instants.
+"""SLA clock arithmetic (SPEC §4.4): THE reference for every clock row.
 
-All instants are data time. ``due_at`` = start + window + paused time;
-``warn_at`` = start + warn_fraction × window + paused time; ``breach_at`` =
-``due_at``. A mark is *reached* when the clock's running (unpaused) time
-strictly exceeds the mark's share of the window: a decision exactly at
-``due_at`` is on time, one microsecond later is a breach.
+All instants are data time except the sweeper's ``now``. ``due_at`` = start +
+window + paused time; ``warn_at`` = start + warn offset (warn_fraction × window)
++ paused time; ``breach_at`` = ``due_at``. A mark is *reached* when the clock's
+running (unpaused) time strictly exceeds the mark's share of the window: a
+decision exactly at ``due_at`` is on time, one microsecond later is a breach.
 
-Marks are settled at every data-time transition (pause, stop), so the result
-never depends on when a sweeper happened to run: a mark that a sweeper set
-ahead of the data (``warned_at``/``breached_at`` later than a pause or stop
-that arrives afterwards) is withdrawn, a mark reached before a pause stays
-fixed at its true instant even though later pauses move ``warn_at``.
+Marks are settled at every data-time transition (pause, stop, extend), so the
+result never depends on when a sweeper happened to run: a mark that a sweeper
+set ahead of the data (``warned_at``/``breached_at`` not before a pause or stop
+that arrives afterwards) is withdrawn with its ``breach_seen_at``; a mark
+reached before a pause stays fixed at its true instant even though later pauses
+move ``warn_at`` (SPEC v2 "exact").
+
+:func:`apply_op` and :func:`sweep` define what a ``sla_clocks`` row becomes; the
+set-based SQL in ``workers/handlers/clock_sql.py`` and the sweeper are tested
+equal to them on random operation sequences
+(``tests/integration/test_clock_rules_equal_sql.py``).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ class Clock(StrEnum):
     JOINT_REVIEW = "joint_review"
     DETERMINATION = "determination"
     COMPLAINT = "complaint"
+    PAYMENT = "payment"  # v2: approved_at → earliest paid settlement (window: pay_by)
     CALLBACK = "callback"  # v2: requested → result (§4.10)
 
 
@@ -57,6 +64,8 @@ def window_for(clock: Clock, policy: Policy, urgency: str | None = None) -> time
         Clock.JOINT_REVIEW: sla.joint_review,
         Clock.DETERMINATION: sla.determination,
         Clock.COMPLAINT: sla.complaint,
+        Clock.PAYMENT: sla.payment,
+        Clock.CALLBACK: sla.callback,
     }
     return windows[clock]
 
@@ -79,22 +88,46 @@ class Marks:
         return self.breached_at is not None
 
 
+class ClockOpKind(StrEnum):
+    """What a :class:`ClockOp` does to one clock (a missing or stopped clock: no-op,
+    except ``start`` creates and ``stop_earliest`` may move an earlier stop)."""
+
+    START = "start"
+    PAUSE = "pause"
+    RESUME = "resume"
+    STOP = "stop"
+    #: stop at ``at``; a clock already stopped later and never paused moves its stop
+    #: back to ``at`` (the earliest stop wins whatever the arrival order)
+    STOP_EARLIEST = "stop_earliest"
+    #: new window/warn offset from the same start (complaint extension, SPEC §4.7):
+    #: marks reached before ``at`` stay, unreached ones follow the new window
+    EXTEND = "extend"
+
+
 @dataclass(frozen=True)
 class ClockTimes:
-    """Immutable timing state of one running (or paused) clock."""
+    """Immutable state of one clock: the timing columns of its ``sla_clocks`` row."""
 
     started_at: datetime
     window: timedelta
-    warn_fraction: Decimal = Decimal("0.8")
+    warn: timedelta
     paused_total: timedelta = timedelta(0)
     paused_since: datetime | None = None
     warned_at: datetime | None = None
     breached_at: datetime | None = None
+    stopped_at: datetime | None = None
+    #: wall-clock time the sweeper first saw the breach (only for the 15-min alert)
+    breach_seen_at: datetime | None = None
 
     @property
     def paused(self) -> bool:
         """True while the clock is paused (documents pending)."""
         return self.paused_since is not None
+
+    @property
+    def stopped(self) -> bool:
+        """True once the clock is stopped."""
+        return self.stopped_at is not None
 
     @property
     def due_at(self) -> datetime:
@@ -103,8 +136,8 @@ class ClockTimes:
 
     @property
     def warn_at(self) -> datetime:
-        """start + warn_fraction × window + paused time so far."""
-        return self.started_at + _fraction_of(self.window, self.warn_fraction) + self.paused_total
+        """start + warn offset + paused time so far."""
+        return self.started_at + self.warn + self.paused_total
 
     @property
     def breach_at(self) -> datetime:
@@ -117,50 +150,97 @@ class ClockTimes:
         return Marks(self.warned_at, self.breached_at)
 
 
+def warn_offset(window: timedelta, warn_fraction: Decimal) -> timedelta:
+    """``warn_fraction`` × ``window``, floored to the microsecond (exact, no float)."""
+    micros = window // timedelta(microseconds=1)
+    return timedelta(microseconds=int(micros * Fraction(warn_fraction)))
+
+
 def start_clock(started_at: datetime, window: timedelta, warn_fraction: Decimal) -> ClockTimes:
     """A new running clock; raises ``ValueError`` for a non-positive window."""
     if window <= timedelta(0):
         raise ValueError("an SLA window must be positive")
-    return ClockTimes(started_at=started_at, window=window, warn_fraction=warn_fraction)
+    return ClockTimes(started_at, window, warn_offset(window, warn_fraction))
 
 
 def pause(times: ClockTimes, at: datetime) -> ClockTimes:
     """Pause at ``at`` (data time), settling the marks reached before it.
 
-    Pausing a paused clock changes nothing.
+    Pausing a paused or stopped clock changes nothing.
     """
-    if times.paused:
+    if times.paused or times.stopped:
         return times
-    settled = _settle(times, at)
-    return replace(
-        times, paused_since=at, warned_at=settled.warned_at, breached_at=settled.breached_at
-    )
+    return replace(_settled(times, at), paused_since=at)
 
 
 def resume(times: ClockTimes, at: datetime) -> ClockTimes:
     """Resume at ``at``, adding the paused time (never negative).
 
-    Resuming a running clock changes nothing.
+    Resuming a running or stopped clock changes nothing.
     """
-    if times.paused_since is None:
+    if times.paused_since is None or times.stopped:
         return times
     gap = max(at - times.paused_since, timedelta(0))
     return replace(times, paused_total=times.paused_total + gap, paused_since=None)
 
 
-def extend(times: ClockTimes, at: datetime, window: timedelta) -> ClockTimes:
+def stop(times: ClockTimes, at: datetime) -> ClockTimes:
+    """Stop at ``at``: keep only the marks strictly before it (and before an open pause).
+
+    An open pause is closed first (its time counts as paused); the stop is never
+    recorded before the start. Stopping a stopped clock changes nothing.
+    """
+    if times.stopped:
+        return times
+    settled = _settled(times, _limit(times, at))
+    return replace(resume(settled, at), stopped_at=max(at, times.started_at))
+
+
+def stop_earliest(times: ClockTimes, at: datetime) -> ClockTimes:
+    """:func:`stop`, or move the stop of a never-paused stopped clock back to ``at``."""
+    if times.stopped_at is None:
+        return stop(times, at)
+    at_or_start = max(at, times.started_at)
+    if times.paused_total or times.stopped_at <= at_or_start:
+        return times
+    return replace(_settled(times, at), stopped_at=at_or_start)
+
+
+def extend(times: ClockTimes, at: datetime, window: timedelta,
+           warn: timedelta | None = None) -> ClockTimes:
     """Give the clock a new ``window`` at ``at`` (a complaint extension, SPEC §4.7).
 
-    Marks reached strictly before ``at`` stay (settled as a pause settles them); the
-    unreached ones are recomputed on the new window (so a mark the sweeper set ahead of
-    the data is taken back). Raises ``ValueError`` for a non-positive window.
+    Marks reached strictly before ``at`` (and before an open pause) stay; the unreached
+    ones follow the new window (a mark the sweeper set ahead of the data is taken back).
+    ``warn`` defaults to the same share of the new window. A stopped clock stays as it
+    is; raises ``ValueError`` for a non-positive window.
     """
     if window <= timedelta(0):
         raise ValueError("an SLA window must be positive")
-    limit = at if times.paused_since is None else min(at, times.paused_since)
-    settled = _settle(times, limit)
-    return replace(times, window=window, warned_at=settled.warned_at,
-                   breached_at=settled.breached_at)
+    if warn is None:
+        warn = _scaled(times.warn, times.window, window)
+    if times.stopped:
+        return times
+    return replace(_settled(times, _limit(times, at)), window=window, warn=warn)
+
+
+def _scaled(warn: timedelta, old: timedelta, new: timedelta) -> timedelta:
+    us = timedelta(microseconds=1)
+    return timedelta(microseconds=int(Fraction(warn // us, old // us) * (new // us)))
+
+
+def sweep(times: ClockTimes, now: datetime) -> ClockTimes:
+    """What one sweep at ``now`` records on a running clock (nothing on a paused one).
+
+    Each mark is recorded once, at its deterministic instant; a new breach also
+    records ``now`` as ``breach_seen_at``.
+    """
+    if times.paused or times.stopped:
+        return times
+    warned = times.warned_at or (times.warn_at if times.warn_at < now else None)
+    if times.breached_at is None and times.due_at < now:
+        return replace(times, warned_at=warned, breached_at=times.due_at, breach_seen_at=now)
+    return replace(times, warned_at=warned)
 
 
 def marks_due(times: ClockTimes, now: datetime) -> Marks:
@@ -170,8 +250,7 @@ def marks_due(times: ClockTimes, now: datetime) -> Marks:
     The returned instants are deterministic (the 80 % / 100 % instants), not
     ``now``; record each one only where the stored value is still null.
     """
-    limit = now if times.paused_since is None else min(now, times.paused_since)
-    return _settle(times, limit)
+    return _settle(times, _limit(times, now))
 
 
 def final_marks_on_stop(times: ClockTimes, stopped_at: datetime) -> Marks:
@@ -181,13 +260,68 @@ def final_marks_on_stop(times: ClockTimes, stopped_at: datetime) -> Marks:
     later ones are never set and any set ahead of the data are withdrawn, so
     replays give the same result.
     """
-    limit = stopped_at if times.paused_since is None else min(stopped_at, times.paused_since)
-    return _settle(times, limit)
+    return stop(times, stopped_at).marks
 
 
-def _fraction_of(window: timedelta, fraction: Decimal) -> timedelta:
-    micros = window // timedelta(microseconds=1)
-    return timedelta(microseconds=int(micros * Fraction(fraction)))
+@dataclass(frozen=True)
+class ClockOp:
+    """One change to one clock, in the order the batch decided it.
+
+    ``window``/``warn`` matter for ``start`` and ``extend`` only (build ``warn``
+    with :func:`warn_offset`; an ``extend`` without ``warn`` keeps the clock's share of
+    the window); ``insurer``/``line``/``province`` label a new clock.
+    """
+
+    op: ClockOpKind
+    subject_type: str
+    subject_id: str
+    clock: str
+    at: datetime
+    window: timedelta = timedelta(0)
+    warn: timedelta = timedelta(0)
+    insurer: str | None = None
+    line: str | None = None
+    province: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "op", ClockOpKind(self.op))  # a plain "stop" is accepted
+        # a start without warn would warn at once; an extend without one keeps the share
+        low = timedelta(0) if self.op is ClockOpKind.EXTEND else timedelta(microseconds=1)
+        if self.op in (ClockOpKind.START, ClockOpKind.EXTEND) and not (
+            self.window > timedelta(0) and low <= self.warn <= self.window
+        ):
+            raise ValueError("an SLA window must be positive and hold its warn offset")
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(subject_type, subject_id, clock): the row this op changes."""
+        return (self.subject_type, self.subject_id, self.clock)
+
+
+def apply_op(times: ClockTimes | None, op: ClockOp) -> ClockTimes | None:
+    """The clock after ``op`` (``None``: the clock does not exist)."""
+    if times is None:
+        if op.op is ClockOpKind.START:
+            return ClockTimes(op.at, op.window, op.warn)
+        return None
+    match op.op:
+        case ClockOpKind.START:
+            return times  # a second start is a no-op
+        case ClockOpKind.PAUSE:
+            return pause(times, op.at)
+        case ClockOpKind.RESUME:
+            return resume(times, op.at)
+        case ClockOpKind.STOP:
+            return stop(times, op.at)
+        case ClockOpKind.STOP_EARLIEST:
+            return stop_earliest(times, op.at)
+        case ClockOpKind.EXTEND:
+            return extend(times, op.at, op.window, op.warn or None)
+
+
+def _limit(times: ClockTimes, at: datetime) -> datetime:
+    """Marks can only have been reached before ``at`` and before an open pause."""
+    return at if times.paused_since is None else min(at, times.paused_since)
 
 
 def _settle(times: ClockTimes, limit: datetime) -> Marks:
@@ -201,6 +335,15 @@ def _settle(times: ClockTimes, limit: datetime) -> Marks:
         _mark(times.warned_at, times.warn_at, limit),
         _mark(times.breached_at, times.breach_at, limit),
     )
+
+
+def _settled(times: ClockTimes, limit: datetime) -> ClockTimes:
+    """``times`` with its marks settled at ``limit``; a withdrawn breach loses
+    ``breach_seen_at`` (the 15-minute alert must agree with the views)."""
+    marks = _settle(times, limit)
+    kept = times.breached_at is not None and times.breached_at < limit
+    return replace(times, warned_at=marks.warned_at, breached_at=marks.breached_at,
+                   breach_seen_at=times.breach_seen_at if kept else None)
 
 
 def _mark(recorded: datetime | None, computed: datetime, limit: datetime) -> datetime | None:

@@ -58,6 +58,7 @@ class LiveSim:
         adjusters: Iterable[Mapping[str, str]] | None = None,
         now: float | None = None,
         salt: str = "",
+        bursts: int | None = None,
     ) -> None:
         if rate_per_s < 0 or not math.isfinite(rate_per_s):
             raise ValueError("rate_per_s must be a finite number >= 0")
@@ -76,6 +77,9 @@ class LiveSim:
         now = time.monotonic() if now is None else now
         self.next_case = now + self._gap()
         self.next_surge = now + self.rng.uniform(20.0, 40.0) if self.city else math.inf
+        #: bursts still to come (None: endless); ``claimdesk up`` sends one demo burst, so
+        #: its surge resolves once the burst is over
+        self.bursts_left = bursts
 
     def _gap(self) -> float:
         return self.rng.expovariate(self.rate) if self.rate > 0 else math.inf
@@ -105,6 +109,10 @@ class LiveSim:
             size = self.rng.randint(*SURGE_SIZE)
             self._burst.extend(sorted(now + self.rng.uniform(0, SURGE_SPAN_S) for _ in range(size)))
             self.next_surge = now + self.rng.uniform(*SURGE_EVERY_S)
+            if self.bursts_left is not None:
+                self.bursts_left -= 1
+                if self.bursts_left <= 0:
+                    self.next_surge = math.inf
         while self._burst and self._burst[0] <= now:
             self._start_case(self._burst.popleft(), wall, surge=True)
         out: list[SimEvent] = []
@@ -132,8 +140,13 @@ def run_live(
     time_scale: float = 360.0,
     seed: int | None = None,
     adjusters: Iterable[Mapping[str, str]] | None = None,
+    bursts: int | None = None,
+    start: threading.Event | None = None,
 ) -> int:
     """Publish live traffic until ``stop`` is set; returns the number of records sent.
+
+    ``bursts``: how many surge bursts (None: every ~2 minutes, endlessly). ``start``: wait
+    for it before sending anything (``claimdesk up`` waits for its history to be consumed).
 
     Every data timestamp is the wall-clock instant (+08:00) of publishing; step
     durations are divided by ``time_scale`` (360: one simulated hour takes 10
@@ -141,8 +154,12 @@ def run_live(
     one minute every ~2 minutes. Returns within ~0.25 s of ``stop`` plus a
     final flush (≤ 5 s). Records the broker refuses are retried a second later.
     """
+    while start is not None and not start.is_set():
+        if stop.wait(0.25):
+            return 0
     sim = LiveSim(rate_per_s=rate_per_s, surge_city=surge_city, time_scale=time_scale,
-                  seed=seed, adjusters=adjusters, now=time.monotonic(), salt=str(time.time_ns()))
+                  seed=seed, adjusters=adjusters, now=time.monotonic(), salt=str(time.time_ns()),
+                  bursts=bursts)
     from kafka.errors import KafkaError
 
     producer = make_producer(bootstrap, client_id="claimdesk-simulator-live")
