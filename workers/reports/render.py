@@ -7,7 +7,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from html import escape
 
@@ -17,7 +17,6 @@ from workers.reports.data import LINES, ReportData
 from workers.reports.textfmt import text_table
 from workers.rules.scorecard import Ranked, rank_worst_first
 
-Cell = str | int | Decimal | None
 SCORE_HEADERS = ["rank", "adjuster", "name", "reasons", "penalty", "assigned", "completed",
                  "unable", "on time", "on-time rate", "complaints", "upheld", "reached",
                  "satisfaction", "dissatisfied", "praise", "reports"]
@@ -32,13 +31,15 @@ def _num(v: object) -> str:
 
 
 def title(d: ReportData) -> str:
+    """``月报 Monthly report 2026-11 (2026-11-01 – 2026-11-30, Asia/Shanghai)``."""
     kind = "周报 Weekly report" if d.period.kind == "week" else "月报 Monthly report"
-    last = d.period.end.toordinal() - 1
-    return (f"{kind} {d.period.label} ({d.period.start.isoformat()} – "
-            f"{datetime.fromordinal(last).date().isoformat()}, Asia/Shanghai)")
+    last = d.period.end - timedelta(days=1)
+    return (f"{kind} {d.period.label} ({d.period.start.isoformat()} – {last.isoformat()},"
+            " Asia/Shanghai)")
 
 
 def scorecard_rows(ranked: Iterable[Ranked]) -> list[list[str]]:
+    """The scorecard table's rows in ``SCORE_HEADERS`` order, ranked as given."""
     out = []
     for n, r in enumerate(ranked, 1):
         s = r.row
