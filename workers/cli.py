@@ -287,6 +287,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
+        if settings.policy_file is not None:  # fail before starting anything, not minutes in
+            from workers.bootstrap import load_policy
+
+            load_policy(settings)
     except ConfigError as exc:
         print(f"claimdesk: {exc}", file=sys.stderr)
         return 2
