@@ -27,11 +27,8 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
-from schemas.enums import Clock as _ContractClock
+from schemas.enums import Clock as Clock  # the contract's names; rules add no copy
 from workers.rules.policy import Policy
-
-# SLA clock names as stored in ``rm_sla_clocks.clock``: the contract's enum (one copy).
-Clock = _ContractClock
 
 
 def window_for(clock: Clock, policy: Policy, urgency: str | None = None) -> timedelta:
