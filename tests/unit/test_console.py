@@ -6,6 +6,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -171,6 +172,20 @@ def test_bad_settings_stop_naming_the_variable(
     assert cli.main(["migrate"]) == 2  # stops before touching anything
     err = capsys.readouterr().err
     assert err.startswith("claimdesk: ") and name in err and "hunter2" not in err
+
+
+def test_a_bad_policy_file_stops_before_anything_starts(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[defaults.sla]\npaymnet = \"5d\"\n", encoding="utf-8")
+    clean_env.setenv("CLAIMDESK_POLICY_FILE", str(policy))
+    assert cli.main(["migrate"]) == 2
+    err = capsys.readouterr().err
+    assert "CLAIMDESK_POLICY_FILE" in err and "defaults.sla.paymnet: unknown key" in err
+    clean_env.setenv("CLAIMDESK_POLICY_FILE", str(tmp_path / "missing.toml"))
+    assert cli.main(["migrate"]) == 2
+    assert "missing.toml" in capsys.readouterr().err
 
 
 def test_good_settings_load(clean_env: pytest.MonkeyPatch) -> None:
