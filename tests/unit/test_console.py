@@ -197,3 +197,18 @@ def test_good_settings_load(clean_env: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     assert (settings.log_format, settings.log_level) == ("json", "DEBUG")
     assert "CLAIMDESK_TOPIC_PREFIX" in known_variables()
+
+
+def test_every_claimdesk_variable_the_code_reads_is_known() -> None:
+    """A knob read from the environment but unknown to load_settings would stop the CLI."""
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    read = set()
+    for folder in ("workers", "infra", "schemas", "topics", "bench", "tests"):
+        for path in (root / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            read |= set(re.findall(r"""environ(?:\.get\(|\[)\s*["'](CLAIMDESK_[A-Z_]+)["']""", text))
+            read |= set(re.findall(r"""getenv\(\s*["'](CLAIMDESK_[A-Z_]+)["']""", text))
+    assert read, "the scan found nothing: the pattern is broken"
+    assert read - known_variables() == set()
