@@ -67,10 +67,12 @@ def migrate(dsn: str) -> list[str]:
                         "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
                         (version, name),
                     )
-                log.info("applied migration %s", name)
+                log.debug("applied migration %s", name)
                 applied.append(name)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
+    if applied:  # one console line, not one per file
+        log.info("applied %d migration(s): %s … %s", len(applied), applied[0], applied[-1])
     return applied
 
 

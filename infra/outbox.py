@@ -116,6 +116,9 @@ async def run_relay(
             counts = await relay_once(pool, publisher, names)
             for topic, n in counts.items():
                 metrics.outbox_published_total.labels(topic=topic).inc(n)
+            if counts:  # counts per topic only, never the records
+                log.debug("outbox relay: published %s",
+                          ", ".join(f"{n} to {t}" for t, n in sorted(counts.items())))
             delay = 0.0 if sum(counts.values()) >= 1000 else idle_s
         except Exception as exc:  # any failure here is a dependency failure: retry
             metrics.transient_errors_total.labels(component="outbox_relay").inc()

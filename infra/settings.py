@@ -2,14 +2,38 @@
 
 Frozen: nothing in the process changes them after start. The DSN is a
 ``SecretStr`` so it never appears in a log line or a repr.
+
+:func:`load_settings` refuses what an operator most often gets wrong: a ``CLAIMDESK_*``
+variable that is not a setting (a typo silently falling back to a default is worse than
+a stop) and a malformed value; the message names the variable, never its value (a URL
+may hold a password).
 """
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from infra.errors import ConfigError
+
+#: ``CLAIMDESK_*`` variables that are not process settings but are allowed: the PII
+#: publisher's connection (SPEC §9, read by the publisher) and the test/bench harness knobs.
+OTHER_VARIABLES = frozenset({
+    "CLAIMDESK_PII_DATABASE_URL",
+    "CLAIMDESK_CHAOS_FULL", "CLAIMDESK_CHAOS_SEED", "CLAIMDESK_CHAOS_DUMP",
+    "CLAIMDESK_FUZZ_COUNT", "CLAIMDESK_FUZZ_SEED", "CLAIMDESK_CONTRACT_DIR",
+    "CLAIMDESK_ALLOW_NO_PROMTOOL", "CLAIMDESK_ALLOW_NO_CHROMIUM", "CLAIMDESK_CHROMIUM",
+    "CLAIMDESK_ALLOW_NO_PROMETHEUS",
+})
+_BROKER = r"\s*(\[[0-9A-Fa-f:.]+\]|[^\s,:\[\]]+):\d{1,5}\s*"
+_BROKERS = re.compile(rf"^{_BROKER}(,{_BROKER})*$")
 
 
 class Settings(BaseSettings):
@@ -25,6 +49,39 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".claimdesk"), alias="CLAIMDESK_DATA_DIR")
     consumer_group: str = Field(default="claimdesk", alias="CLAIMDESK_CONSUMER_GROUP")
     log_level: str = Field(default="INFO", alias="CLAIMDESK_LOG_LEVEL")
+    log_format: Literal["text", "json"] = Field(default="text", alias="CLAIMDESK_LOG_FORMAT")
+    progress_seconds: float = Field(default=60.0, gt=0, alias="CLAIMDESK_PROGRESS_SECONDS")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return value.upper()
+
+    @field_validator("metrics_port")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if not 1 <= value <= 65535:
+            raise ValueError("must be a TCP port from 1 to 65535")
+        return value
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _brokers(cls, value: str | None) -> str | None:
+        if value is not None and not _BROKERS.match(value):
+            raise ValueError("must be host:port[,host:port...]")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: SecretStr | None) -> SecretStr | None:
+        text = value.get_secret_value() if value is not None else None
+        if text is not None and (
+            not text.strip() or ("://" in text and not re.match(r"^postgres(ql)?://", text))
+        ):
+            raise ValueError("must be a postgresql:// URI (or a libpq key=value string)")
+        return value
 
     @property
     def embedded(self) -> bool:
@@ -50,6 +107,38 @@ class Settings(BaseSettings):
         return self.kafka_bootstrap_servers
 
 
+def known_variables() -> frozenset[str]:
+    """Every ``CLAIMDESK_*`` (and connection) variable claimdesk reads."""
+    aliases = {str(f.alias) for f in Settings.model_fields.values() if f.alias}
+    return frozenset(aliases) | OTHER_VARIABLES
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Raise :class:`ConfigError` naming each ``CLAIMDESK_*`` variable that is not known."""
+    known = known_variables()
+    problems = []
+    for name in sorted(k for k in environ if k.startswith("CLAIMDESK_") and k not in known):
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        problems.append(f"{name} is not a claimdesk setting{hint}")
+    if problems:
+        raise ConfigError("; ".join(problems) + "; see `claimdesk --help` for the settings")
+
+
 def load_settings() -> Settings:
-    """Read the environment once (call this only at an entrypoint)."""
-    return Settings()
+    """Read the environment once (call this only at an entrypoint).
+
+    Raises :class:`ConfigError` for an unknown ``CLAIMDESK_*`` variable or a malformed
+    value, naming the variable (never the value).
+    """
+    check_environment(os.environ)
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
+        ]
+        raise ConfigError("bad setting: " + "; ".join(problems)) from None
+
+

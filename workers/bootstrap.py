@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,6 +24,7 @@ from topics import (
     TopicNames,
 )
 from workers.app import create_app, lag_probe, stop_consuming
+from workers.console_loop import run_console
 from workers.context import HandlerContext
 from workers.handlers.cases import apply_case_reported_batch
 from workers.handlers.catastrophes import apply_catastrophe_declared_batch
@@ -92,8 +93,15 @@ def build_runtime(settings: Settings, registry: Any = REGISTRY) -> Runtime:
     )
 
 
-def build_worker(settings: Settings, registry: Any = REGISTRY) -> tuple[Any, Runtime, int]:
-    """The faust app of ``claimdesk worker``, its runtime, and the HTTP port chosen."""
+def build_worker(
+    settings: Settings, registry: Any = REGISTRY, role: str = "worker",
+    banner_lines: Sequence[tuple[str, str]] = (), embedded: bool = False,
+) -> tuple[Any, Runtime, int]:
+    """The faust app of ``claimdesk worker``, its runtime, and the HTTP port chosen.
+
+    ``role`` and ``banner_lines`` go into the start banner (``claimdesk up`` adds the
+    simulator and the embedded stack).
+    """
     runtime = build_runtime(settings, registry)
     port = free_port(settings.metrics_port)
     if port != settings.metrics_port:
@@ -118,18 +126,25 @@ def build_worker(settings: Settings, registry: Any = REGISTRY) -> tuple[Any, Run
                           lag_probe(runtime, registry))
 
     @app.task
-    async def announce() -> None:
-        log.info("claimdesk worker: ops page http://127.0.0.1:%d/ , metrics /metrics", port)
+    async def console() -> None:
+        await run_console(runtime, role, sorted(handlers()), port, banner_lines, embedded)
 
     return app, runtime, port
 
 
-def run_worker(settings: Settings) -> None:
-    """Run one worker process until SIGINT/SIGTERM."""
+def run_worker(
+    settings: Settings, role: str = "worker", banner_lines: Sequence[tuple[str, str]] = (),
+    embedded: bool = False,
+) -> None:
+    """Run one worker process until SIGINT/SIGTERM (``embedded``: on the embedded stack)."""
     import faust
 
-    app, runtime, _ = build_worker(settings)
-    worker = faust.Worker(app, loglevel=settings.log_level.lower(), override_logging=False)
+    app, runtime, _ = build_worker(settings, role=role, banner_lines=banner_lines,
+                                   embedded=embedded)
+    # quiet: faust's own console output (spinner, "-INT-") is replaced by workers.console
+    worker = faust.Worker(app, loglevel=settings.log_level.lower(), override_logging=False,
+                          quiet=True)
+    worker.spinner = None
 
     @app.on_before_shutdown.connect
     async def _stop(app: Any, **kwargs: Any) -> None:
@@ -138,3 +153,4 @@ def run_worker(settings: Settings) -> None:
 
     with contextlib.suppress(SystemExit):  # faust exits via SystemExit after a clean stop
         worker.execute_from_commandline()
+    log.info("claimdesk %s stopped", role)

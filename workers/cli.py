@@ -8,18 +8,17 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from infra.errors import ConfigError
 from infra.settings import Settings, load_settings
+from workers.cli_help import apply_help
 
 log = logging.getLogger("claimdesk")
 
 
 def _setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("pgserver", "aiokafka", "kafka"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from workers.console import setup_logging
+
+    setup_logging(settings.log_level, settings.log_format)
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -60,7 +59,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             create_topics(s.bootstrap(), TopicNames(s.topic_prefix))
         else:
             wait_for_broker(s.bootstrap(), deadline_s=float("inf"))
-        run_worker(s)
+        run_worker(s, embedded=settings.embedded)
     return 0
 
 
@@ -139,7 +138,6 @@ def cmd_roster_load(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
     from infra.db import open_pool, unit_of_work
-    from infra.errors import ConfigError
     from workers.bootstrap import build_runtime, connections
     from workers.roster import read_roster_file, replace_roster
 
@@ -281,16 +279,23 @@ def _parser() -> argparse.ArgumentParser:
     bench = add("bench", cmd_bench, "measure throughput, latency and memory")
     bench.add_argument("--events", type=int, default=200_000)
     bench.add_argument("--smoke", action="store_true", help="small run for CI")
-    return p
+    return apply_help(p)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``claimdesk`` console script."""
     args = _parser().parse_args(argv)
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"claimdesk: {exc}", file=sys.stderr)
+        return 2
     _setup_logging(settings)
     try:
         return int(args.fn(settings, args))
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 2
     except KeyboardInterrupt:
         return 130
 

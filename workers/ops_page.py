@@ -92,7 +92,7 @@ section.wide{grid-column:1/-1}
 h2{font-size:15px;margin:10px 0 6px}
 section>h2:first-child{margin-top:2px}
 table{border-collapse:collapse;width:100%}
-th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #e4e6eb;vertical-align:top}
+th,td{text-align:left;padding:3px 5px;border-bottom:1px solid #e4e6eb;vertical-align:top}
 th{font-weight:600;color:#555;font-size:12px}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 .kpis{display:flex;gap:10px;flex-wrap:wrap}

@@ -76,13 +76,14 @@ class BatchProcessor:
         started = time.perf_counter()
         valid: list[Incoming] = []
         dead: list[DeadLetter] = []
+        counts: dict[str, int] = {}
         for rec in records:
             item = decode_record(self.base, rec)
             (valid if isinstance(item, Incoming) else dead).append(item)  # type: ignore[arg-type]
         if valid:
             outcomes, unprocessable = await self._retrying("apply", lambda: self._apply(valid))
             dead.extend(unprocessable)
-            self._count_applied(valid, outcomes)
+            counts = self._count_applied(valid, outcomes)
         if dead:
             await self._retrying("dead-letter", lambda: self._dead_letter(dead))
             self.metrics.events_total.labels(self.base, "dead_lettered").inc(len(dead))
@@ -93,6 +94,8 @@ class BatchProcessor:
             hist = self.metrics.event_processing_seconds.labels(self.base)
             for _ in records:
                 hist.observe(per_event)
+            if log.isEnabledFor(logging.DEBUG):
+                self._log_settled(records, counts, len(dead), elapsed)
 
     async def _apply(self, valid: list[Incoming]) -> tuple[dict[int, str], list[DeadLetter]]:
         try:
@@ -167,7 +170,21 @@ class BatchProcessor:
                 await self.pause(False)
             return result
 
-    def _count_applied(self, valid: list[Incoming], outcomes: dict[int, str]) -> None:
+    def _log_settled(self, records: Sequence[Record], counts: dict[str, int], dead: int,
+                     elapsed: float) -> None:
+        """DEBUG: each partition's offsets and the batch's outcomes — positions and counts
+        only, never payloads (SPEC §8), so a stuck partition can be traced."""
+        spans: dict[int, tuple[int, int]] = {}
+        for rec in records:
+            low, high = spans.get(rec.partition, (rec.offset, rec.offset))
+            spans[rec.partition] = (min(low, rec.offset), max(high, rec.offset))
+        for partition, (low, high) in sorted(spans.items()):
+            log.debug("%s[%d]: offsets %d..%d settled", self.base, partition, low, high)
+        outcomes = ", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "none applied"
+        log.debug("%s: batch of %d settled in %.1f ms: %s, %d dead-lettered", self.base,
+                  len(records), elapsed * 1000, outcomes, dead)
+
+    def _count_applied(self, valid: list[Incoming], outcomes: dict[int, str]) -> dict[str, int]:
         now = self.clock()
         age = self.metrics.event_age_seconds.labels(self.base)
         counts: dict[str, int] = {}
@@ -179,6 +196,7 @@ class BatchProcessor:
             age.observe(max(0.0, (now - item.event.data.data_time).total_seconds()))
         for outcome, n in counts.items():
             self.metrics.events_total.labels(self.base, outcome).inc(n)
+        return counts
 
 
 def _describe(exc: BaseException) -> str:

@@ -114,10 +114,11 @@ def run_up(settings: Settings, rate: float, surge: str | None,
         )
         waiter.start()
         sim.start()
-        log.info("simulator publishing %.1f cases/s%s once the history is consumed", rate,
-                 f" with {bursts} demo burst(s) in {surge}" if surge else "")
+        simulating = (f"{rate:g} cases/s once the history is consumed"
+                      + (f", {bursts} demo burst(s) in {surge}" if surge else ""))
         try:
-            run_worker(s)
+            run_worker(s, role="up", banner_lines=[("simulator", simulating)],
+                       embedded=settings.embedded)
         finally:
             stop.set()
             sim.join(10)

@@ -297,9 +297,10 @@ def invalid_events_with_pii() -> list[tuple[str, str, bytes, str]]:
 # ------------------------------------------------------------------------------ test
 
 
+@pytest.mark.parametrize("log_format", ["text", "json"])
 def test_no_published_pii_leaks_outside_the_vault(
     bootstrap: str, names: TopicNames, dsn: str, worker_env: dict[str, str],
-    start_worker: Callable[..., Any], tmp_path: Path,
+    start_worker: Callable[..., Any], tmp_path: Path, log_format: str,
 ) -> None:
     now = datetime.now(UTC)
     # 10 h of traffic ending ~1 h from now: old cases breach SLA clocks, the surge
@@ -318,13 +319,14 @@ def test_no_published_pii_leaks_outside_the_vault(
             "adjuster name", "phone in text"} <= kinds, kinds
 
     roster = write_roster_csv(tmp_path / "roster.csv", run.roster)
-    env = dict(worker_env, CLAIMDESK_LOG_LEVEL="DEBUG")
+    env = dict(worker_env, CLAIMDESK_LOG_LEVEL="DEBUG", CLAIMDESK_LOG_FORMAT=log_format)
     loaded = subprocess.run([sys.executable, "-m", "workers.cli", "roster", "load", str(roster)],
                             env=env, capture_output=True, text=True, timeout=60)
     assert loaded.returncode == 0, loaded.stderr
     policy = tmp_path / "policy.toml"  # monitor checks every 2 s
     policy.write_text('[defaults.backlog]\ncheck_interval = "2s"\n', encoding="utf-8")
-    worker = start_worker(CLAIMDESK_LOG_LEVEL="DEBUG", CLAIMDESK_POLICY_FILE=str(policy))
+    worker = start_worker(CLAIMDESK_LOG_LEVEL="DEBUG", CLAIMDESK_POLICY_FILE=str(policy),
+                          CLAIMDESK_LOG_FORMAT=log_format, CLAIMDESK_PROGRESS_SECONDS="2")
     publish_run(bootstrap, names, run)
     for topic, key, value, _ in bad:
         publish(bootstrap, names.name(topic), [(key, value)])
@@ -349,8 +351,18 @@ def test_no_published_pii_leaks_outside_the_vault(
         "the surge alert (summary, staffing) was not raised"
 
     # -- collect every place a leak could be -------------------------------------------
+    log_lines = worker.log().splitlines()
+    if log_format == "json":  # one JSON object per line, every line; scan decoded strings too
+        decoded = [json.loads(line) for line in log_lines]
+        assert all(isinstance(d, dict) and {"time", "level", "logger", "message"} <= set(d)
+                   for d in decoded)
+        assert any(d.get("event") == "progress" for d in decoded), "no progress line logged"
+        log_lines += [s for d in decoded for s in _strings(d)]
+    else:
+        assert "progress: " in worker.log()
+    assert "claimdesk worker is running" in worker.log()
     texts: dict[str, list[str]] = {
-        "worker log": worker.log().splitlines(),
+        "worker log": log_lines,
         "roster load output": (loaded.stdout + loaded.stderr).splitlines(),
         "GET /metrics": _http(worker.port, "/metrics").splitlines(),
         "GET /": [_http(worker.port, "/")],
@@ -361,7 +373,11 @@ def test_no_published_pii_leaks_outside_the_vault(
         texts[f"table/view {rel}"] = cells
     n_out = {t: count(f"SELECT count(*) FROM outbox WHERE topic = '{t}'")
              for t in (ALERTS, DISPATCH_ASSIGNED, PAYOUT_APPROVED)}
-    assert all(n_out.values()), n_out
+    with psycopg.connect(dsn) as c:  # diagnostics for the assertion below
+        dbg = (c.execute("SELECT topic, count(*) FROM outbox GROUP BY 1").fetchall(),
+               c.execute("SELECT status, count(*) FROM dispatches GROUP BY 1").fetchall(),
+               c.execute("SELECT count(*) FROM adjusters").fetchall())
+    assert all(n_out.values()), (n_out, dbg, loaded.stdout, loaded.stderr[-2000:])
     for topic, n in n_out.items():
         records = read_all(bootstrap, names.name(topic), expect=n)
         texts[f"topic {topic}"] = list(_records_texts(records))

@@ -144,14 +144,16 @@ async def run_monitor(pool: AsyncConnectionPool, ctx: HandlerContext, metrics: M
     while not stop.is_set():
         now = ctx.clock()
         try:
-            while await sweep_once(pool, now, metrics, ctx) >= 2000:
+            while (marks := await sweep_once(pool, now, metrics, ctx)) >= 2000:
                 pass  # a backlog of due clocks: keep sweeping before sleeping
+            log.debug("monitor: sweep set %d SLA mark(s)", marks)
             if lag_probe is not None:
                 await report_lag(pool, list(lag_probe(now)), now, metrics)
             if last_check is None or now - last_check >= every:
                 last_check = now
                 await refresh_gauges(pool, metrics)
-                await check_once(pool, now, ctx, every)
+                ran = await check_once(pool, now, ctx, every)
+                log.debug("monitor: health checks %s", "run" if ran else "run by another worker")
                 await sample_ops(pool, now)  # ops page history; one process a minute
         except Exception as exc:  # a dependency failure: log, count, try again next round
             metrics.transient_errors_total.labels(component="monitor").inc()

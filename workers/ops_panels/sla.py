@@ -25,7 +25,7 @@ async def fetch_clocks(db: Reader, t: PageTime) -> list[Row]:
 def render_clocks(clocks: list[Row], t: PageTime) -> str:
     rows = [[e(c), e(run), e(paused), e(warned), bad_if(over), bad_if(br)]
             for c, run, paused, warned, over, br in clocks]
-    body = table(["clock", "running", "paused", "warned", "overdue", "breached 24 h"], rows, 1,
+    body = table(["clock", "running", "paused", "warned", "overdue", "breached 24h"], rows, 1,
                  "No running clocks and no breach in 24 h.")
     return section("时效 SLA clocks", body)
 

@@ -25,16 +25,17 @@ SPAN = timedelta(hours=3)
 Q_WINDOWS = """WITH recent AS (
     SELECT scope_key, window_start, count FROM surge_windows
     WHERE scope_type = 'city' AND window_start >= %s AND window_start <= %s),
-top AS (
-    SELECT r.scope_key, s.baseline, s.level FROM recent r
-    LEFT JOIN surge_state s ON s.scope_type = 'city' AND s.scope_key = r.scope_key
-    GROUP BY r.scope_key, s.baseline, s.level
-    ORDER BY s.level IS NOT NULL DESC,
-             max(r.count) FILTER (WHERE r.window_start >= %s) DESC NULLS LAST,
-             sum(r.count) DESC, r.scope_key
-    LIMIT %s)
+ranked AS (
+    SELECT scope_key, baseline, level, row_number() OVER (
+        ORDER BY level IS NOT NULL DESC, peak DESC NULLS LAST, total DESC, scope_key) AS rank
+    FROM (SELECT r.scope_key, s.baseline, s.level, sum(r.count) AS total,
+                 max(r.count) FILTER (WHERE r.window_start >= %s) AS peak
+          FROM recent r
+          LEFT JOIN surge_state s ON s.scope_type = 'city' AND s.scope_key = r.scope_key
+          GROUP BY r.scope_key, s.baseline, s.level) g)
 SELECT t.scope_key, coalesce(t.baseline, 0), t.level, r.window_start, r.count
-FROM top t JOIN recent r USING (scope_key) ORDER BY t.scope_key, r.window_start"""
+FROM ranked t JOIN recent r USING (scope_key) WHERE t.rank <= %s
+ORDER BY t.rank, r.window_start"""
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,12 @@ def surge_chart(w: Windows, t: PageTime) -> AnyChart | None:
     if not w.rows:
         return None
     rows = []
+    order: list[str] = []  # facets in query order: open surges, then the busiest
     for key, baseline, level, start, count in w.rows:
         warn, crit = thresholds(Decimal(baseline), t.policy)
-        rows.append({"scope": scope_label(key, level), "t": local(start), "count": count,
+        label = scope_label(key, level)
+        order += [] if label in order else [label]
+        rows.append({"scope": label, "t": local(start), "count": count,
                      "warning": float(warn), "critical": float(crit),
                      "over": "critical" if count >= crit else "warning" if count >= warn else "normal"})
     x = alt.X("t:T", title=None, scale=alt.Scale(type="utc"), axis=alt.Axis(format="%H:%M"))
@@ -73,8 +77,9 @@ def surge_chart(w: Windows, t: PageTime) -> AnyChart | None:
     crit_rule = alt.Chart().mark_rule(color="#b3261e", strokeDash=[2, 2]).encode(
         y="mean(critical):Q")
     layered = alt.layer(bars, warn_rule, crit_rule).properties(width=250, height=120)
-    return alt.FacetChart(data=data(rows), spec=layered, facet=alt.Facet("scope:N", title=None),
-                          columns=3)
+    facet = alt.FacetChart(data=data(rows), spec=layered,
+                           facet=alt.Facet("scope:N", title=None, sort=order), columns=3)
+    return facet.resolve_scale(y="independent")  # each city against its own thresholds
 
 
 def render_windows(w: Windows, t: PageTime) -> str:

@@ -7,6 +7,7 @@ instead of showing an empty frame.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 import altair as alt
 
@@ -36,7 +37,7 @@ def intake_chart(d: ReportData) -> AnyChart | None:
 def on_time_chart(d: ReportData) -> AnyChart | None:
     """Share of the clocks stopped in the period that kept no breach, per clock."""
     rows = [{"clock": c.clock, "rate": float(c.rate), "stopped": c.stopped,
-             "label": f"{float(c.rate):.0%} of {c.stopped}"}
+             "label": f"{float(c.rate):.0%} of {c.stopped}" if c.rate > Decimal("0.15") else ""}
             for c in d.clocks if c.rate is not None]
     if not rows:
         return None
@@ -46,7 +47,7 @@ def on_time_chart(d: ReportData) -> AnyChart | None:
                 scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
     )
     bars = base.mark_bar(color="#2f6fb3").encode(tooltip=["clock:N", "label:N"])
-    text = base.mark_text(align="left", dx=4, fontSize=11).encode(text="label:N")
+    text = base.mark_text(align="right", dx=-4, fontSize=11, color="white").encode(text="label:N")
     return alt.layer(bars, text).properties(width=WIDTH - 120, height=max(60, 26 * len(rows)))
 
 

@@ -18,9 +18,9 @@ from workers.reports.textfmt import text_table
 from workers.rules.scorecard import Ranked, rank_worst_first
 
 Cell = str | int | Decimal | None
-SCORE_HEADERS = ["rank", "adjuster", "name", "assigned", "completed", "unable", "on time",
-                 "on-time rate", "complaints", "upheld", "reached", "satisfaction",
-                 "dissatisfied", "praise", "reports", "penalty", "reasons"]
+SCORE_HEADERS = ["rank", "adjuster", "name", "reasons", "penalty", "assigned", "completed",
+                 "unable", "on time", "on-time rate", "complaints", "upheld", "reached",
+                 "satisfaction", "dissatisfied", "praise", "reports"]
 
 
 def _pct(v: Decimal | None) -> str:
@@ -42,11 +42,12 @@ def scorecard_rows(ranked: Iterable[Ranked]) -> list[list[str]]:
     out = []
     for n, r in enumerate(ranked, 1):
         s = r.row
-        out.append([str(n), s.adjuster_id, s.name_masked or "", str(s.dispatches_assigned),
-                    str(s.surveys_completed), str(s.surveys_unable), str(s.surveys_on_time),
-                    _pct(s.survey_on_time_rate), str(s.complaints), str(s.complaints_upheld),
-                    _num(s.callbacks_reached), _num(s.satisfaction_avg), _num(s.dissatisfied),
-                    _num(s.praise), _num(s.reports), str(r.penalty), "; ".join(r.reasons)])
+        out.append([str(n), s.adjuster_id, s.name_masked or "", "; ".join(r.reasons),
+                    str(r.penalty), str(s.dispatches_assigned), str(s.surveys_completed),
+                    str(s.surveys_unable), str(s.surveys_on_time), _pct(s.survey_on_time_rate),
+                    str(s.complaints), str(s.complaints_upheld), _num(s.callbacks_reached),
+                    _num(s.satisfaction_avg), _num(s.dissatisfied), _num(s.praise),
+                    _num(s.reports)])
     return out
 
 
@@ -131,9 +132,10 @@ section{background:#fff;border-radius:6px;padding:12px 16px;margin:0 0 14px;
  box-shadow:0 1px 2px #0002;overflow-x:auto}
 h2{font-size:16px;margin:2px 0 8px}
 table{border-collapse:collapse;margin-top:8px}
-th,td{text-align:right;padding:2px 8px;border-bottom:1px solid #e4e6eb;font-size:12px}
+th,td{text-align:right;padding:2px 8px;border-bottom:1px solid #e4e6eb;font-size:12px;
+ white-space:nowrap}
 th:first-child,td:first-child{text-align:left}
-td.reasons{text-align:left;color:#b3261e}
+td.reasons{text-align:left;color:#b3261e;white-space:normal;min-width:240px}
 .kpis{display:flex;gap:10px;flex-wrap:wrap}
 .kpi{border:1px solid #e4e6eb;border-radius:6px;padding:6px 10px;min-width:110px;background:#fff}
 .kpi b{display:block;font-size:20px}
@@ -196,7 +198,7 @@ def render_html(d: ReportData, generated_at: datetime,
         f'<section id="scorecard"><h2>考核 Adjuster scorecard {d.period.scorecard_month:%Y-%m}'
         " (worst first, with reasons)</h2>"
         f"{_chart(charts.scorecard_chart(ranked), 'scorecard', 'No adjuster stands out.', svg)}"
-        f"{_html_table(headers, rows, reasons_col=len(headers) - 1) if rows else ''}</section>")
+        f"{_html_table(headers, rows, reasons_col=3) if rows else ''}</section>")
     return (
         '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
         f"<title>claimdesk {escape(d.period.label)}</title><style>{CSS}</style></head><body>"
