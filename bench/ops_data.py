@@ -215,6 +215,7 @@ def main() -> None:
         fill(args.dsn, args.cases, now)
         print(f"filled {args.cases} cases in {time.perf_counter() - started:.0f} s")
     url = scoped(args.dsn)
+    migrate(url)  # --no-fill on a schema filled before later migrations
     day = now.astimezone(UTC) + timedelta(hours=8)
     month = date(day.year, day.month, 1)
     results = asyncio.run(time_page(url, now, args.repeat))

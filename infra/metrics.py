@@ -41,9 +41,14 @@ class Metrics:
     batch_size: Histogram
     callbacks_total: Counter
     escalations_total: Counter
+    notices_total: Counter
+    payouts_unpaid: Gauge
+    payouts_failed: Gauge
 
 
 OUTCOMES = ("applied", "duplicate", "parked", "refused", "dead_lettered")
+NOTICE_KINDS = ("dispatch_assigned", "documents_required", "delay", "decision", "payment_paid",
+                "complaint_result", "complaint_extended")
 CLOCKS = ("dispatch", "survey", "initial_review", "second_review", "joint_review",
           "determination", "complaint")
 
@@ -66,6 +71,8 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         metrics.escalations_total.labels(cause=cause, level="supervisor")
     for cause in ("dissatisfied", "report", "payment_failed"):
         metrics.escalations_total.labels(cause=cause, level="supervisor")
+    for kind in NOTICE_KINDS:
+        metrics.notices_total.labels(kind=kind)
     return metrics
 
 
@@ -130,5 +137,16 @@ def _create(reg: CollectorRegistry) -> Metrics:
         ),
         escalations_total=Counter(
             p + "escalations_total", "Escalations raised", ["cause", "level"], registry=reg,
+        ),
+        notices_total=Counter(
+            p + "notices_total", "Customer notices published (notice.requested)", ["kind"],
+            registry=reg,
+        ),
+        payouts_unpaid=Gauge(
+            p + "payouts_unpaid", "Payouts approved and not paid (status approved or failed)",
+            registry=reg,
+        ),
+        payouts_failed=Gauge(
+            p + "payouts_failed", "Payouts whose latest settlement failed", registry=reg,
         ),
     )

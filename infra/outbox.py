@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from infra.kafka import OutRecord
 from infra.metrics import Metrics
-from topics import TopicNames
+from infra.pii_fill import PiiRef, VaultReader, encode_ref, fill_rows, scrub
+from topics import CUSTOMER_NOTICES, TopicNames
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +31,17 @@ CONTENT_TYPE = ("content-type", b"application/cloudevents+json")
 
 @dataclass(frozen=True)
 class OutboxItem:
-    """An output event to publish: base topic name, Kafka key, JSON bytes, CloudEvents id."""
+    """An output event to publish: base topic name, Kafka key, JSON bytes, CloudEvents id.
+
+    ``pii``: fields filled from the vault at publish time (:mod:`infra.pii_fill`); they are
+    nulled in ``value`` before it is stored, so the outbox never holds personal data.
+    """
 
     topic: str
     key: str
     value: bytes
     event_id: str
+    pii: PiiRef = ()
 
 
 class Publisher(Protocol):
@@ -52,41 +59,54 @@ async def enqueue(conn: Any, items: Sequence[OutboxItem]) -> None:
     if not items:
         return
     await conn.execute(
-        "INSERT INTO outbox (topic, key, value, event_id)"
-        " SELECT t, k, v, e FROM unnest(%b::text[], %b::text[], %b::bytea[], %b::text[])"
-        " WITH ORDINALITY AS u(t, k, v, e, n) ORDER BY n ON CONFLICT (event_id) DO NOTHING",
-        ([i.topic for i in items], [i.key for i in items], [i.value for i in items],
-         [i.event_id for i in items]),
+        "INSERT INTO outbox (topic, key, value, event_id, pii_ref)"
+        " SELECT t, k, v, e, r::jsonb FROM unnest(%b::text[], %b::text[], %b::bytea[],"
+        " %b::text[], %b::text[]) WITH ORDINALITY AS u(t, k, v, e, r, n) ORDER BY n"
+        " ON CONFLICT (event_id) DO NOTHING",
+        ([i.topic for i in items], [i.key for i in items],
+         [scrub(i.value, i.pii) for i in items], [i.event_id for i in items],
+         [encode_ref(i.pii) for i in items]),
     )
 
 
 async def relay_once(
-    pool: AsyncConnectionPool, publisher: Publisher, names: TopicNames, limit: int = 1000
+    pool: AsyncConnectionPool, publisher: Publisher, names: TopicNames, limit: int = 1000,
+    vault: VaultReader | None = None, notice_kinds: dict[str, int] | None = None,
 ) -> dict[str, int]:
-    """Publish up to ``limit`` unpublished rows; returns counts per base topic published."""
+    """Publish up to ``limit`` unpublished rows; returns counts per base topic published
+    (and adds the ``customer-notices`` rows per notice kind to ``notice_kinds``).
+
+    Rows with a PII reference get their personal fields from ``vault`` (a reader connected
+    as the PII role) just before publishing; a row whose vault value is missing is held
+    back (logged without values, visible as outbox age) and the others go out.
+    """
     async with pool.connection() as conn, conn.transaction():
         cur = await conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (RELAY_LOCK,))
         row = await cur.fetchone()
         if not row or not row[0]:
             return {}
         cur = await conn.execute(
-            "SELECT seq, topic, key, value FROM outbox WHERE published_at IS NULL"
+            "SELECT seq, topic, key, value, pii_ref FROM outbox WHERE published_at IS NULL"
             " ORDER BY seq LIMIT %s",
             (limit,),
         )
         rows = await cur.fetchall()
         if not rows:
             return {}
-        await publisher.publish(
-            [OutRecord(names.name(t), k.encode(), bytes(v), (CONTENT_TYPE,)) for _, t, k, v in rows]
-        )
+        values, _held = await fill_rows([(r[0], r[3], r[4]) for r in rows], vault)
+        ready = [r for r in rows if r[0] in values]
+        await publisher.publish([OutRecord(names.name(t), k.encode(), values[seq],
+                                           (CONTENT_TYPE,)) for seq, t, k, _, _ in ready])
         await conn.execute(
             "UPDATE outbox SET published_at = clock_timestamp() WHERE seq = ANY(%b)",
-            ([r[0] for r in rows],),
+            ([r[0] for r in ready],),
         )
     counts: dict[str, int] = {}
-    for _, topic, _, _ in rows:
+    for seq, topic, _, _, _ in ready:
         counts[topic] = counts.get(topic, 0) + 1
+        if notice_kinds is not None and topic == CUSTOMER_NOTICES:
+            kind = str(json.loads(values[seq])["data"]["kind"])
+            notice_kinds[kind] = notice_kinds.get(kind, 0) + 1
     return counts
 
 
@@ -108,14 +128,18 @@ async def run_relay(
     metrics: Metrics,
     stop: asyncio.Event,
     idle_s: float = 0.05,
+    vault: VaultReader | None = None,
 ) -> None:
     """Relay until ``stop`` is set; transient failures back off and never end the loop."""
     delay = idle_s
     while not stop.is_set():
         try:
-            counts = await relay_once(pool, publisher, names)
+            kinds: dict[str, int] = {}
+            counts = await relay_once(pool, publisher, names, vault=vault, notice_kinds=kinds)
             for topic, n in counts.items():
                 metrics.outbox_published_total.labels(topic=topic).inc(n)
+            for kind, n in kinds.items():
+                metrics.notices_total.labels(kind=kind).inc(n)
             if counts:  # counts per topic only, never the records
                 log.debug("outbox relay: published %s",
                           ", ".join(f"{n} to {t}" for t, n in sorted(counts.items())))

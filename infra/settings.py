@@ -43,6 +43,7 @@ class Settings(BaseSettings):
 
     kafka_bootstrap_servers: str | None = Field(default=None, alias="KAFKA_BOOTSTRAP_SERVERS")
     database_url: SecretStr | None = Field(default=None, alias="DATABASE_URL")
+    pii_database_url: SecretStr | None = Field(default=None, alias="CLAIMDESK_PII_DATABASE_URL")
     topic_prefix: str = Field(default="", alias="CLAIMDESK_TOPIC_PREFIX")
     metrics_port: int = Field(default=9108, alias="CLAIMDESK_METRICS_PORT")
     policy_file: Path | None = Field(default=None, alias="CLAIMDESK_POLICY_FILE")
@@ -99,6 +100,10 @@ class Settings(BaseSettings):
         if self.database_url is None:
             raise RuntimeError("DATABASE_URL is not set and no embedded Postgres is running")
         return self.database_url.get_secret_value()
+
+    def pii_dsn(self) -> str | None:
+        """The PII-role publisher's DSN (SPEC §8), None when it is the worker's own."""
+        return None if self.pii_database_url is None else self.pii_database_url.get_secret_value()
 
     def bootstrap(self) -> str:
         """The broker list; raises if no broker is configured."""

@@ -14,12 +14,15 @@ from infra.embedded import EmbeddedStack, free_port
 from infra.errors import ConfigError
 from infra.metrics import build_metrics
 from infra.outbox import run_relay
+from infra.pii_fill import PoolVaultReader
 from infra.settings import Settings
 from topics import (
     CASE_REPORTED,
+    CASE_WITHDRAWN,
     CATASTROPHE_DECLARED,
     COMPLAINT_FILED,
     DISPATCH_REQUESTED,
+    PAYMENT_SETTLED,
     REVIEW_COMPLETED,
     TopicNames,
 )
@@ -31,6 +34,8 @@ from workers.handlers.catastrophes import apply_catastrophe_declared_batch
 from workers.handlers.complaints import apply_complaint_filed_batch
 from workers.handlers.dispatches import apply_dispatch_requested_batch
 from workers.handlers.reviews import apply_review_completed_batch
+from workers.handlers.settlements import apply_payment_settled_batch
+from workers.handlers.withdrawals import apply_case_withdrawn_batch
 from workers.monitor.loop import run_monitor
 from workers.ops_page import render_ops_page
 from workers.pipeline import Handler
@@ -63,6 +68,8 @@ def handlers() -> dict[str, Handler]:
         DISPATCH_REQUESTED: apply_dispatch_requested_batch,
         REVIEW_COMPLETED: apply_review_completed_batch,
         COMPLAINT_FILED: apply_complaint_filed_batch,
+        PAYMENT_SETTLED: apply_payment_settled_batch,
+        CASE_WITHDRAWN: apply_case_withdrawn_batch,
         CATASTROPHE_DECLARED: apply_catastrophe_declared_batch,
     }
 
@@ -114,8 +121,10 @@ def build_worker(
     async def outbox_relay() -> None:
         await runtime.start()
         assert runtime.pool is not None and runtime.publisher is not None
+        vault = PoolVaultReader(runtime.pii_pool or runtime.pool)  # PII role (SPEC §8)
         await run_relay(
-            runtime.pool, runtime.publisher, runtime.names, runtime.metrics, runtime.stop_event
+            runtime.pool, runtime.publisher, runtime.names, runtime.metrics, runtime.stop_event,
+            vault=vault,
         )
 
     @app.task

@@ -28,6 +28,8 @@ class Runtime:
     metrics: Metrics
     context: HandlerContext
     pool: AsyncConnectionPool | None = None
+    #: the outbox relay's vault reader pool (PII role); None → ``pool`` (SPEC §8 default)
+    pii_pool: AsyncConnectionPool | None = None
     publisher: AsyncPublisher | None = None
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
     ready: bool = False
@@ -44,6 +46,9 @@ class Runtime:
                 try:
                     if self.pool is None:
                         self.pool = await open_pool(self.settings.dsn())
+                    pii_dsn = self.settings.pii_dsn()
+                    if pii_dsn is not None and self.pii_pool is None:
+                        self.pii_pool = await open_pool(pii_dsn, max_size=2)
                     async with self.pool.connection(timeout=10) as conn:
                         await conn.execute("SELECT 1")
                     if self.publisher is None:
@@ -67,6 +72,8 @@ class Runtime:
             await self.publisher.stop()
         if self.pool is not None:
             await self.pool.close()
+        if self.pii_pool is not None:
+            await self.pii_pool.close()
         self.ready = False
 
     async def healthy(self) -> bool:

@@ -46,8 +46,10 @@ from schemas import INPUT_EVENTS, Envelope
 from tests.conftest import contract_dir
 from tests.integration.conftest import wait_until
 from tests.integration.kafka_helpers import HEADERS, read_all
-from topics import V1_INPUT_TOPICS as INPUT_TOPICS  # v2 topics: fuzzed once their handlers land
-from topics import TopicNames
+from topics import CASE_WITHDRAWN, PAYMENT_SETTLED, V1_INPUT_TOPICS, TopicNames
+
+#: v2 topics are fuzzed once their handlers land (payment-settled, case-withdrawn: issue 11)
+INPUT_TOPICS = (*V1_INPUT_TOPICS, PAYMENT_SETTLED, CASE_WITHDRAWN)
 
 FUZZ_COUNT = int(os.environ.get("CLAIMDESK_FUZZ_COUNT", "10000"))
 FUZZ_SEED = int(os.environ.get("CLAIMDESK_FUZZ_SEED", "20261121"))
@@ -64,16 +66,21 @@ SAMPLES: dict[str, list[str]] = {
     "review-completed": ["review.completed.initial.json", "review.completed.survey.json",
                          "review.completed.complaint.json"],
     "complaint-filed": ["complaint.filed.json"],
+    "payment-settled": ["payment.settled.json", "payment.settled.failed.json"],
+    "case-withdrawn": ["case.withdrawn.json"],
 }
 TIME_PATHS: dict[str, list[tuple[str, ...]]] = {
     "case-reported": [("time",), ("data", "reported_at"), ("data", "incident", "occurred_at")],
     "dispatch-requested": [("time",), ("data", "requested_at")],
     "review-completed": [("time",), ("data", "completed_at")],
     "complaint-filed": [("time",), ("data", "filed_at")],
+    "payment-settled": [("time",), ("data", "settled_at")],
+    "case-withdrawn": [("time",), ("data", "withdrawn_at")],
 }
 MONEY_PATHS: dict[str, list[tuple[str, ...]]] = {
     "case-reported": [("data", "loss", "estimated_amount")],
     "review-completed": [("data", "amount")],
+    "payment-settled": [("data", "amount")],
 }
 
 # ------------------------------------------------------------------- value catalogues
@@ -229,7 +236,8 @@ def db_rejects(event: Envelope) -> bool:
 def business_key(topic: str, event: Envelope) -> tuple[str, str]:
     d = event.data
     attr = {"case-reported": "case_id", "dispatch-requested": "dispatch_id",
-            "review-completed": "review_id", "complaint-filed": "complaint_id"}[topic]
+            "review-completed": "review_id", "complaint-filed": "complaint_id",
+            "payment-settled": "settlement_id", "case-withdrawn": "case_id"}[topic]
     return attr, str(getattr(d, attr))
 
 
@@ -261,6 +269,10 @@ class Fuzzer:
             data["dispatch_id"] = f"FZ-D-{n}"
         elif topic == "review-completed":
             data["review_id"] = f"FZ-R-{n}"
+        elif topic == "payment-settled":
+            data["settlement_id"] = f"FZ-S-{n}"
+        elif topic == "case-withdrawn":
+            data["case_id"] = doc["subject"] = f"FZ-W-{n}"
         else:
             data["complaint_id"] = f"FZ-CP-{n}"
         return doc
@@ -306,6 +318,11 @@ class Fuzzer:
             data.pop("amount", None)
             if not data["reason"].strip():
                 data["reason"] += "理由"
+        elif topic == "payment-settled":  # parked: its payout never exists
+            data["bank_ref"] = "B-" + "".join(next(it).split())[:100]
+            data["case_id"] = f"FZ-{self.n - 4}"
+        elif topic == "case-withdrawn":
+            data["requested_by"] = "CS-" + "".join(next(it).split())[:100]
         else:
             data["description"] = next(it)
             data["complainant"]["name"] = next(it)[:256] or "x"
@@ -560,7 +577,7 @@ def generate_messages(seed: int, malformed_target: int, base_time: datetime | No
     while malformed < malformed_target or pool:
         i += 1
         if i % VALID_EVERY == 0:
-            topic = INPUT_TOPICS[(i // VALID_EVERY) % 4]
+            topic = INPUT_TOPICS[(i // VALID_EVERY) % len(INPUT_TOPICS)]
             strings = [next(weird_iter) for _ in range(3)] + next(hyp_strings)
             doc = fz.valid(topic, strings)
             add(topic, "valid:strings", _dumps(doc, fz.rng), fz.key(doc))
@@ -741,6 +758,10 @@ def _assert_stored_verbatim(conn: psycopg.Connection[Any], valid: list[Message])
         "SELECT complaint_id, insurer, against_adjuster_id FROM complaints").fetchall()}
     reviews = {r[0]: r[1] for r in conn.execute(
         "SELECT review_id, reviewer_id FROM reviews").fetchall()}
+    settlements = {r[0]: r[1:] for r in conn.execute(
+        "SELECT settlement_id, case_id, bank_ref FROM settlements").fetchall()}
+    withdrawals = {r[0]: r[1] for r in conn.execute(
+        "SELECT case_id, requested_by FROM withdrawals").fetchall()}
     vault = {(r[0], r[1]): r[2] for r in conn.execute(
         "SELECT source, event_id, fields FROM pii_vault").fetchall()}
     checked = Counter[str]()
@@ -760,6 +781,12 @@ def _assert_stored_verbatim(conn: psycopg.Connection[Any], valid: list[Message])
         elif m.topic == "complaint-filed":
             assert complaints[d.complaint_id] == (d.insurer, d.against_adjuster_id), m.origin
             pii = [d.description, d.complainant.name, d.complainant.phone]
+        elif m.topic == "payment-settled":
+            assert settlements[d.settlement_id] == (d.case_id, d.bank_ref), m.origin
+            pii = []
+        elif m.topic == "case-withdrawn":
+            assert withdrawals[d.case_id] == d.requested_by, m.origin
+            pii = []
         else:
             assert reviews[d.review_id] == d.reviewer_id, m.origin
             pii = [d.reason]

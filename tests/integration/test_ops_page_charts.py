@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from PIL import Image
 
+from tests.integration.conftest import wait_until
 from tests.integration.test_ops_page import NOW, _browser, _chromium, _render, _seed, ago, serve
 from workers.charts import javascript_bundle
 from workers.ops_panels.chart import ASSET_PATH
@@ -98,3 +102,36 @@ def test_ops_page_charts_render_in_chromium(dsn: str, serve: tuple[Path, str], b
     assert _pixels_near(img, CRIT_RED) > 300  # the surge's bars and its critical rules
     assert _pixels_near(img, WARN_ORANGE) > 100  # warning bars, rules and badges
     assert _pixels_near(img, AT_RISK_LIGHT) > 50  # survey clock due in 1-4 h... or later
+
+
+def test_the_worker_serves_the_page_its_bundle_and_samples_history(
+        dsn: str, start_worker: Callable[..., Any]) -> None:
+    """A real worker: /assets/vega.js is built off the event loop and served with a long cache
+    life; the monitor records minute samples, so the page carries the trend chart."""
+    worker = start_worker()
+    base = f"http://127.0.0.1:{worker.port}"
+
+    def get(path: str) -> tuple[int, dict[str, str], bytes]:
+        try:
+            with urllib.request.urlopen(base + path, timeout=60) as resp:
+                return resp.status, dict(resp.headers), resp.read()
+        except (urllib.error.URLError, ConnectionError):
+            return 0, {}, b""
+
+    wait_until(lambda: get("/healthz")[0] == 200, timeout=120, what="worker healthy")
+    wait_until(lambda: _samples(dsn) >= 3, timeout=60,
+               what="the monitor's first samples")
+    status, headers, body = get(ASSET_PATH)
+    assert status == 200 and headers["Content-Type"].startswith("text/javascript")
+    assert "max-age=86400" in headers["Cache-Control"]
+    assert b"window.vegaEmbed" in body and len(body) > 100_000
+    status, _, page = get("/")
+    html = page.decode()
+    assert status == 200 and f'src="{ASSET_PATH}"' in html
+    assert 'data-chart="trends"' in html and 'id="spec-trends"' in html
+
+
+def _samples(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT count(*) FROM ops_samples").fetchone()
+        return int(row[0]) if row else 0

@@ -41,7 +41,14 @@ import pytest
 from tests.conftest import contract_dir
 from tests.integration.conftest import wait_until
 from tests.integration.kafka_helpers import Consumed, publish, read_all
-from topics import ALERTS, DISPATCH_ASSIGNED, INPUT_TOPICS, PAYOUT_APPROVED, TopicNames
+from topics import (
+    ALERTS,
+    CUSTOMER_NOTICES,
+    DISPATCH_ASSIGNED,
+    INPUT_TOPICS,
+    PAYOUT_APPROVED,
+    TopicNames,
+)
 from workers.rules.masking import mask_id_number, mask_name, mask_phone, mask_policy_no
 from workers.simulate import generate, publish_run, write_roster_csv
 
@@ -88,6 +95,8 @@ def pii_of_event(topic: str, event: dict[str, Any]) -> Iterator[tuple[str, str]]
         "review-completed": [("reason",)],
         "complaint-filed": [("description",), ("complainant", "name"),
                             ("complainant", "phone")],
+        "payment-settled": [],  # v2 inputs without PII
+        "case-withdrawn": [],
     }
     for path in fields[topic]:
         value = get(*path)
@@ -381,6 +390,19 @@ def test_no_published_pii_leaks_outside_the_vault(
     for topic, n in n_out.items():
         records = read_all(bootstrap, names.name(topic), expect=n)
         texts[f"topic {topic}"] = list(_records_texts(records))
+    # v2 (SPEC §8): customer notices carry the recipient's name and phone (and a complaint
+    # extension's reason) — filled at publish time — and no other PII anywhere
+    n_notices = count(f"SELECT count(*) FROM outbox WHERE topic = '{CUSTOMER_NOTICES}'")
+    assert n_notices > 0
+    notices = [json.loads(r.value) for r in
+               read_all(bootstrap, names.name(CUSTOMER_NOTICES), expect=n_notices)]
+    recipients = {(n["data"]["to"]["name"], n["data"]["to"]["phone"]) for n in notices}
+    assert all(name and phone for name, phone in recipients)  # filled from the vault
+    for n in notices:
+        n["data"]["to"].update(name=None, phone=None)
+        n["data"]["params"].pop("reason", None)
+    texts[f"topic {CUSTOMER_NOTICES} (but to.name, to.phone)"] = [
+        json.dumps(n, ensure_ascii=False) for n in notices]
     dead: dict[str, list[Consumed]] = {}
     for topic in INPUT_TOPICS:
         expect = sum(1 for t, *_ in bad if t == topic)
@@ -400,7 +422,12 @@ def test_no_published_pii_leaks_outside_the_vault(
     assert scanner.scanned["worker log"] > 100
     assert all(scanner.scanned[f"table/view {v}"] > 0 for v in (
         "rm_cases", "rm_case_timeline", "rm_dispatches", "rm_complaints", "rm_reviews",
-        "rm_alerts", "rm_payouts", "rm_sla_clocks", "rm_adjuster_load"))
+        "rm_alerts", "rm_payouts", "rm_sla_clocks", "rm_adjuster_load", "rm_notices"))
+    people = {(d[who]["name"], d[who]["phone"])
+              for e in run.events if e.topic in ("case-reported", "complaint-filed")
+              for d in [json.loads(e.value)["data"]]
+              for who in ("reporter", "complainant") if who in d}
+    assert recipients and recipients <= people  # positive control: the real recipients
 
     # -- positive controls: the scanner does find PII where it must be ----------------------
     vault = _db_texts(dsn, exclude=set(_relations_but_vault(dsn)))["pii_vault"]

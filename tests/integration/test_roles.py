@@ -261,9 +261,11 @@ def test_a_worker_running_as_the_worker_role_processes_a_simulated_run(
     worker_env: dict[str, str], start_worker: Any, tmp_path: Path,
 ) -> None:
     """The worker role has what the worker needs: consumers, relay, sweeper, monitor,
-    ops page, ``roster load`` — with no permission error anywhere."""
+    ops page, ``roster load`` — with no permission error anywhere. v2: the relay fills
+    customer notices' PII through a separate PII-role connection (SPEC §8)."""
     role = login_role("claimdesk_worker")
     as_role = dsn_as(dsn, role)
+    as_pii = dsn_as(dsn, login_role("claimdesk_pii"))
     env = dict(worker_env, DATABASE_URL=as_role)
     run = generate(60, seed=23, start=datetime.now(UTC) - timedelta(days=3),
                    spread=timedelta(days=2), dup_fraction=0.05, shuffle_window=50)
@@ -271,7 +273,7 @@ def test_a_worker_running_as_the_worker_role_processes_a_simulated_run(
     loaded = subprocess.run([sys.executable, "-m", "workers.cli", "roster", "load", str(roster)],
                             env=env, capture_output=True, text=True, timeout=60)
     assert loaded.returncode == 0, loaded.stderr
-    worker = start_worker(DATABASE_URL=as_role)
+    worker = start_worker(DATABASE_URL=as_role, CLAIMDESK_PII_DATABASE_URL=as_pii)
     publish_run(bootstrap, names, run)
     publish(bootstrap, names.name("complaint-filed"), [("K-1", b'{"not": "an event"}')])
     distinct = len({e.event_id for e in run.events})
@@ -292,6 +294,7 @@ def test_a_worker_running_as_the_worker_role_processes_a_simulated_run(
     assert count("SELECT count(*) FROM pii_vault WHERE subject_type = 'adjuster'") == \
         len(run.roster)
     assert count("SELECT count(*) FROM cases") == run.expected.cases
+    assert count("SELECT count(*) FROM outbox WHERE topic = 'customer-notices'") > 0
     status, page = _get(worker.port, "/")
     assert status == 200 and "<html" in page.lower()
     assert _get(worker.port, "/metrics")[0] == 200

@@ -110,3 +110,33 @@ def test_scorecard_months_follow_each_facts_shanghai_data_time(dsn: str) -> None
          "survey_on_time_rate": None, "complaints": 0, "complaints_upheld": 0, **callbacks,
          "name_masked": "王*"},
     ]
+
+
+def test_scorecard_callback_columns_from_results(dsn: str) -> None:
+    """Callback results about an adjuster: reached ones give satisfaction (≤ 2 dissatisfied);
+    praise and reports count on any result; the month is the result's Shanghai month."""
+    rows = [  # callback_id, adjuster, status, satisfaction, praise, report, completed_at (UTC)
+        ("cb1", X, "reached", 5, True, False, "2026-11-10 02:00+00"),
+        ("cb2", X, "reached", 2, False, True, "2026-11-30 15:30+00"),  # 23:30 on 30 Nov
+        ("cb3", X, "reached", 1, False, False, "2026-11-30 16:30+00"),  # 00:30 on 1 Dec
+        ("cb4", X, "refused", None, False, True, "2026-11-12 02:00+00"),
+        ("cb5", X, "unreachable", None, False, False, "2026-11-12 03:00+00"),
+        ("cb6", X, "requested", None, False, False, None),
+        ("cb7", None, "reached", 3, False, False, "2026-11-12 03:00+00"),  # about nobody
+    ]
+    with psycopg.connect(dsn) as conn:
+        if conn.execute("SELECT to_regclass('callbacks')").fetchone() == (None,):
+            pytest.skip("callbacks not tracked by this migration level")
+        for cid, adj, status, sat, praise, report, done in rows:
+            conn.execute(
+                "INSERT INTO callbacks (callback_id, kind, case_id, adjuster_id, reason, status,"
+                " requested_at, due_by, enqueued, satisfaction, praise, report, completed_at)"
+                " VALUES (%s, 'dispatch', 'C1', %s, 'sampled', %s, '2026-11-01 00:00+00',"
+                " '2026-11-03 00:00+00', true, %s, %s, %s, %s)",
+                (cid, adj, status, sat, praise, report, done))
+        got = conn.execute(
+            "SELECT month, dispatches_assigned, callbacks_reached, satisfaction_avg, dissatisfied,"
+            " praise, reports FROM rm_adjuster_scorecard WHERE adjuster_id = %s ORDER BY month",
+            (X,)).fetchall()
+    assert got == [(NOV, 0, 2, Decimal("3.50"), 1, 1, 2),
+                   (DEC, 0, 1, Decimal("1.00"), 1, 0, 0)]

@@ -53,3 +53,18 @@ def test_two_thousand_simulated_cases_match_the_published_tally(
         set(paths) == set(exp.payouts)
     overloaded = _rows(dsn, "SELECT adjuster_id FROM rm_adjuster_load WHERE load > capacity")
     assert overloaded == []
+    # v2 (SPEC §4.8, §4.9, §4.12): settlements, closure, withdrawals, notices
+    payout_status = dict(_rows(dsn, "SELECT case_id, status FROM rm_payouts"))
+    assert payout_status == exp.payout_status
+    assert dict(_rows(dsn, "SELECT status, count(*) FROM rm_settlements"
+                           " WHERE outcome = 'applied' GROUP BY 1")) == dict(exp.settlements)
+    closed = sum(1 for s in exp.status.values() if s == "closed")
+    assert _rows(dsn, "SELECT coalesce(sum(closed), 0), coalesce(sum(withdrawn), 0)"
+                      " FROM rm_daily_stats") == [(closed, len(exp.withdrawn))]
+    assert _rows(dsn, "SELECT count(*) FROM rm_cases WHERE status IN ('closed', 'withdrawn',"
+                      " 'rejected') AND closed_at IS NULL") == [(0,)]
+    notices = dict(_rows(dsn, "SELECT kind, count(*) FROM rm_notices GROUP BY 1"))
+    assert notices.get("payment_paid", 0) == len(exp.paid_once)
+    assert notices.get("documents_required", 0) == sum(
+        n for stage, c in exp.reviews.items() if stage != "complaint"
+        for d, n in c.items() if d == "documents_requested")

@@ -147,7 +147,7 @@ def test_initial_into_second_starts_second_clock() -> None:
         (replace(SECOND, disputed=True), "8000.00", False, (S.JOINT_REVIEW, None)),
         (SECOND, "8000.00", True, (S.JOINT_REVIEW, None)),
         (replace(SECOND, cat_mode=True), "8000.00", False, (S.APPROVED, ApprovalPath.STANDARD)),
-        (SECOND, "0.00", False, (S.APPROVED, None)),
+        (SECOND, "0.00", False, (S.CLOSED, None)),  # v2: 0.00 closes at once
     ],
 )
 def test_second_approval(
@@ -166,7 +166,7 @@ def test_second_into_joint_clocks() -> None:
     [
         (JOINT, "250000.00", (S.APPROVED, ApprovalPath.JOINT)),
         (replace(JOINT, injuries=3, disputed=True), "1.00", (S.APPROVED, ApprovalPath.JOINT)),
-        (JOINT, "0.00", (S.APPROVED, None)),
+        (JOINT, "0.00", (S.CLOSED, None)),  # v2: 0.00 closes at once
     ],
 )
 def test_joint_approval(
@@ -177,7 +177,7 @@ def test_joint_approval(
 
 def test_zero_approval_at_initial_closes_without_payout() -> None:
     t = decide_review(SURVEYED, review(Stage.INITIAL, Decision.APPROVED, "0.00"), POLICY, False)
-    assert (t.state.status, t.payout) == (S.APPROVED, None)
+    assert (t.state.status, t.payout) == (S.CLOSED, None)  # v2: closed at once
     assert Clock.DETERMINATION in t.clocks.stop
 
 

@@ -10,6 +10,7 @@ import statistics
 import threading
 import time
 from collections import Counter, defaultdict
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -77,7 +78,8 @@ def test_every_event_validates_and_envelope_is_consistent(plain: SimRun, messy: 
             assert parsed.subject_key == event.key == parsed.subject
             assert parsed.data_time == event.data_time
             assert parsed.id == event.event_id
-            assert re.fullmatch(r"(insurer/[A-Z]+/[a-z-]+|center/[a-z/-]+)", parsed.source)
+            assert re.fullmatch(r"(insurer/[A-Z]+/[a-z-]+|center/[a-z/-]+|payment/[A-Z]+/[a-z-]+)",
+                                parsed.source)
             assert all(t.endswith("+08:00") for t in _TS.findall(event.value.decode()))
 
 
@@ -187,9 +189,18 @@ def test_expected_tally_matches_events(messy: SimRun) -> None:
     assert exp.events == Counter({k: len(v) for k, v in t.items()})
     approved = {r["case_id"]: r for r in t["review-completed"] if r["decision"] == "approved"}
     for case_id in exp.payouts:
-        assert exp.status[case_id] == "approved" and Decimal(approved[case_id]["amount"]) > 0
+        assert exp.status[case_id] in ("approved", "closed")
+        assert Decimal(approved[case_id]["amount"]) > 0
     assert exp.payout_sum == sum(exp.payouts.values()) and exp.payout_count == len(exp.payouts)
-    assert set(exp.status.values()) <= {"approved", "rejected"}
+    assert set(exp.status.values()) == {"approved", "rejected", "closed", "withdrawn"}
+    # v2: settlements of payouts only, withdrawals of undecided cases only
+    settled = t["payment-settled"]
+    assert exp.settlements == Counter(d["status"] for d in settled)
+    assert {d["case_id"] for d in settled} <= set(exp.payouts)
+    assert {d["case_id"] for d in t["case-withdrawn"]} == exp.withdrawn
+    assert all(exp.status[c] == "withdrawn" and c not in exp.payouts for c in exp.withdrawn)
+    assert {c for c, s in exp.status.items() if s == "closed"} == {
+        c for c, s in exp.payout_status.items() if s == "paid"}
     assert set(exp.approval_path.values()) == {"fast_track", "standard", "joint"}
     assert summary(exp)["payouts"] == exp.payout_count
 
@@ -197,7 +208,8 @@ def test_expected_tally_matches_events(messy: SimRun) -> None:
 def test_lifecycle_order_per_case(plain: SimRun) -> None:
     times = [e.data_time for e in plain.events]
     assert times == sorted(times)
-    rank = {"case-reported": 0, "dispatch-requested": 1}
+    rank = {"case-reported": 0, "dispatch-requested": 1, "case-withdrawn": 6,
+            "payment-settled": 6}
     stage_rank = {"survey": 2, "initial": 3, "second": 4, "joint": 5}
     last: dict[str, tuple[int, datetime]] = {}
     reported: dict[str, datetime] = {}
@@ -255,10 +267,31 @@ def _replay(run: SimRun) -> tuple[dict[str, str], dict[str, tuple[Decimal, str]]
     payouts: dict[str, tuple[Decimal, str]] = {}
     seen: set[str] = set()
 
+    pay = pytest.importorskip("workers.rules.payments")
+    withdrawal = pytest.importorskip("workers.rules.withdrawal")
+    settled: dict[str, list[Any]] = defaultdict(list)
+    waiting: dict[str, list[dict[str, Any]]] = defaultdict(list)
+
     def apply(topic: str, d: dict[str, Any]) -> None:
         cid, st = d["case_id"], states[d["case_id"]]
         if topic == "dispatch-requested":
             states[cid] = cl.on_dispatch_requested(st).state
+            return
+        if topic == "case-withdrawn":
+            w = withdrawal.decide_withdrawal(st, cid in payouts,
+                                             datetime.fromisoformat(d["withdrawn_at"]), None)
+            assert w.accepted, cid
+            states[cid] = w.state
+            return
+        if topic == "payment-settled" and cid not in payouts:  # parked until the payout
+            waiting[cid].append(d)
+            return
+        if topic == "payment-settled":
+            settled[cid].append(pay.Settlement(d["settlement_id"], d["status"],
+                                               datetime.fromisoformat(d["settled_at"])))
+            closed = pay.payout_state(settled[cid]).closed_at is not None
+            states[cid] = replace(st, status=cl.CaseStatus.CLOSED if closed
+                                  else cl.CaseStatus.APPROVED)
             return
         if d["stage"] == "survey":
             tr = (cl.on_survey_completed(st, d.get("disputed", False))
@@ -269,10 +302,13 @@ def _replay(run: SimRun) -> tuple[dict[str, str], dict[str, tuple[Decimal, str]]
                 datetime.fromisoformat(d["completed_at"]),
                 Decimal(d["amount"]) if "amount" in d else None, d.get("disputed", False))
             tr = cl.decide_review(st, review, policy, False)
-        assert tr.accepted, (cid, d["review_id"])
+        # a survey overtaken by the case's withdrawal (other topic) is refused: §4.9
+        assert tr.accepted or st.status is cl.CaseStatus.WITHDRAWN, (cid, d["review_id"])
         states[cid] = tr.state
         if tr.payout is not None:
             payouts[cid] = (tr.payout.amount, tr.payout.approval_path.value)
+            for body in sorted(waiting.pop(cid, []), key=lambda b: b["settled_at"]):
+                apply("payment-settled", body)
 
     for event in run.events:
         if event.event_id in seen:

@@ -8,10 +8,17 @@ from typing import Any
 from schemas import CaseReported
 from workers.context import HandlerContext
 from workers.handlers.catastrophes import effective_for, load_versions, lock_catastrophes
-from workers.handlers.common import claim_batch, lock_subjects, timeline_row
+from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects, timeline_row
 from workers.handlers.effects import CaseRow, ClockOp, Effects, data_hash, flush
 from workers.handlers.parking import take_parked
-from workers.handlers.review_apply import add_clock_ops, apply_case_review
+from workers.handlers.review_apply import ReviewFacts, add_clock_ops, apply_case_review
+from workers.handlers.settlements import settle_parked
+from workers.handlers.withdrawals import (
+    WithdrawalFacts,
+    apply_withdrawal,
+    save_withdrawals,
+    take_parked_withdrawals,
+)
 from workers.monitor.surge import count_reports
 from workers.records import Incoming
 from workers.rules.case_lifecycle import CaseStatus, apply_case_reported, on_dispatch_requested
@@ -49,12 +56,35 @@ async def apply_case_reported_batch(
     for item in new:
         _start_case(fx, item, dispatched.get(item.event.data.case_id), ctx,
                     codes[item.event.data.case_id])
-    for facts in await take_parked(conn, "case", set(fx.cases)):
-        outcome = await apply_case_review(conn, facts, fx.cases[str(facts.case_id)], ctx, fx)
-        fx.reviews[facts.review_id] = facts.row(outcome)
-        fx.unparked.append((facts.source, facts.event_id))
+    if new:
+        fx.release_notices({i.event.data.case_id for i in new}, ctx.clock())
+    await _apply_parked(conn, set(fx.cases), ctx, fx)
     await flush(conn, fx)
+    await settle_parked(conn, {row[0] for row in fx.payouts}, ctx)  # SPEC §4.8 parking
     return outcomes
+
+
+async def _apply_parked(conn: Any, case_ids: set[str], ctx: HandlerContext,
+                        fx: Effects) -> None:
+    """Reviews and withdrawals that waited for these cases, in data-time then event-id
+    order (so a review after a withdrawal is refused as if it had come later)."""
+    reviews = await take_parked(conn, "case", case_ids)
+    withdrawals = await take_parked_withdrawals(conn, case_ids)
+    if withdrawals:  # cancelling dispatches frees load: routing is serialised
+        await lock_subjects(conn, [ROUTING_LOCK])
+    waiting: list[tuple[Any, str, ReviewFacts | WithdrawalFacts]] = (
+        [(r.completed_at, r.event_id, r) for r in reviews]
+        + [(w.withdrawn_at, w.event_id, w) for w in withdrawals])
+    rows = []
+    for _, _, facts in sorted(waiting, key=lambda t: (t[0], t[1])):
+        case = fx.cases[str(facts.case_id)]
+        if isinstance(facts, WithdrawalFacts):
+            rows.append(facts.row(await apply_withdrawal(conn, facts, case, ctx, fx)))
+        else:
+            outcome = await apply_case_review(conn, facts, case, ctx, fx)
+            fx.reviews[facts.review_id] = facts.row(outcome)
+        fx.unparked.append((facts.source, facts.event_id))
+    await save_withdrawals(conn, rows)
 
 
 def _duplicate(fx: Effects, item: Incoming, differs: bool) -> None:
@@ -112,6 +142,7 @@ async def _insert_cases(conn: Any, new: list[Incoming], digests: dict[str, str],
             "survey", codes[d.case_id], d.cat_code, d.cat_code is not None, d.loss.injuries,
             d.loss.estimated_amount, d.reported_at, inc.occurred_at, d.reported_at,
             item.source, item.event_id, digests[d.case_id],  # data_hash(d), computed above
+            case_owner(d),
         ))
     # one unnest statement (binary parameters) instead of a per-row executemany
     await conn.execute(
@@ -119,10 +150,10 @@ async def _insert_cases(conn: Any, new: list[Incoming], digests: dict[str, str],
         " province, city, district, cause, status, stage, cat_code, insurer_cat_code, cat_mode,"
         " injuries,"
         " estimated_amount, reported_at, occurred_at, updated_at, source, event_id,"
-        " data_hash) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
-        " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+        " data_hash, owner) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[],"
+        " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
         " %b::text[], %b::text[], %b::bool[], %b::int[], %b::numeric[], %b::timestamptz[],"
-        " %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[], %b::text[])",
+        " %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[])",
         [list(c) for c in zip(*rows, strict=True)])
 
 
@@ -136,6 +167,12 @@ async def _fill_complaint_cities(conn: Any, new: list[Incoming]) -> None:
             "UPDATE complaints p SET city = u.city FROM unnest(%b::text[], %b::text[])"
             " AS u(case_id, city) WHERE p.case_id = u.case_id AND p.city IS NULL",
             ([i.event.data.case_id for i in new], [i.event.data.incident.city for i in new]))
+
+
+def case_owner(d: CaseReported) -> str:
+    """The case's owner (首问负责制, SPEC §4.11): ``received_by``, else ``desk:<insurer>``."""
+    received_by: str | None = getattr(d, "received_by", None)
+    return received_by or f"desk:{d.insurer}"
 
 
 def _start_case(fx: Effects, item: Incoming, first_dispatch: Any, ctx: HandlerContext,

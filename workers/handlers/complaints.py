@@ -16,6 +16,7 @@ from workers.handlers.effects import ClockOp, Effects, data_hash, flush
 from workers.handlers.parking import take_parked
 from workers.handlers.review_apply import ReviewFacts
 from workers.records import Incoming
+from workers.rules import notices
 from workers.rules.complaints import (
     ComplaintRef,
     complaint_due_at,
@@ -93,6 +94,8 @@ def apply_complaint_review(facts: ReviewFacts, complaints: dict[str, ComplaintRo
         c.closed_at = facts.completed_at
         c.closed_by = facts.review_id
         c.dirty = True
+        fx.notice(notices.complaint_result(c.complaint_id, c.case_id, facts.review_id,
+                                           facts.decision, facts.completed_at, c.due_at))
     fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "complaint", target.complaint_id,
                                 Clock.COMPLAINT.value, facts.completed_at))
     fx.timeline.append(facts.timeline("applied", f"complaint {facts.decision}"))
@@ -118,6 +121,9 @@ def _extend(facts: ReviewFacts, row: ComplaintRow, target: ComplaintRow, fx: Eff
     target.dirty = True
     fx.clock_ops.append(ClockOp(ClockOpKind.EXTEND, "complaint", target.complaint_id,
                                 Clock.COMPLAINT.value, facts.completed_at, d.window))
+    new_due = target.filed_at + d.window  # = d.due_at: 30, then 60 days from filing
+    fx.notice(notices.complaint_extended(target.complaint_id, target.case_id, facts.review_id,
+                                         new_due, facts.completed_at, new_due))
     fx.timeline.append(facts.timeline("applied", f"complaint extended to {d.window.days} days"))
     return "applied"
 

@@ -10,7 +10,7 @@ from typing import Any
 from schemas import DispatchRequested
 from workers.context import HandlerContext
 from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects, timeline_row
-from workers.handlers.effects import ClockOp, Effects, data_hash, flush, load_cases
+from workers.handlers.effects import CaseRow, ClockOp, Effects, data_hash, flush, load_cases
 from workers.handlers.review_apply import add_clock_ops
 from workers.handlers.routing import (
     Announcement,
@@ -20,9 +20,10 @@ from workers.handlers.routing import (
     take,
 )
 from workers.records import Incoming
-from workers.rules.case_lifecycle import on_dispatch_requested
+from workers.rules.case_lifecycle import CaseStatus, on_dispatch_requested
 from workers.rules.routing import DispatchRequest, route_dispatch
 from workers.rules.sla import Clock, ClockOpKind, warn_offset, window_for
+from workers.rules.withdrawal import dispatch_after_withdrawal
 
 
 async def apply_dispatch_requested_batch(
@@ -56,6 +57,14 @@ async def apply_dispatch_requested_batch(
                       "dispatch.requested for a known dispatch_id with different data",
                       item.event.type, item.source, item.event_id, d.requested_at)
             continue
+        withdrawn = _withdrawn_at(cases.get(d.case_id))
+        if withdrawn is not None and known is None and dispatch_after_withdrawal(
+                d.requested_at, withdrawn) == "refused":
+            outcomes[n] = "refused"  # SPEC §4.9: timeline and data quality only
+            fx.timeline.append(timeline_row(item, "refused", "dispatch after the withdrawal"))
+            fx.dq("case_withdrawn", "case", d.case_id, "dispatch requested after the case's"
+                  " withdrawal", item.event.type, item.source, item.event_id, d.requested_at)
+            continue
         existing[d.dispatch_id] = (digest, known[1] if known else None)
         policy = _policy(ctx, cases.get(d.case_id))
         window = window_for(Clock.SURVEY, policy, d.urgency.value)
@@ -64,6 +73,11 @@ async def apply_dispatch_requested_batch(
         if surveyed_at is not None:
             fills.append(_fill_surveyed(item, due, digest))
             detail = "survey already completed: recorded as surveyed, not assigned"
+        elif withdrawn is not None:  # requested before the withdrawal: born cancelled
+            row = _insert(item, None, "case withdrawn", due, digest, ctx)
+            inserts.append((*row[:10], "cancelled", *row[11:]))
+            surveyed_at = max(withdrawn, d.requested_at)  # its survey clock stops there
+            detail = "case withdrawn: recorded as cancelled, not assigned"
         else:
             req = DispatchRequest(d.dispatch_id, d.skill.value, d.location.province,
                                   d.location.city, d.urgency.value, d.requested_at,
@@ -72,7 +86,8 @@ async def apply_dispatch_requested_batch(
             take(roster, decision, d.requested_at)
             inserts.append(_insert(item, decision.adjuster_id, decision.reason, due, digest,
                                    ctx))
-            announce(fx, Announcement(d.dispatch_id, d.case_id, decision, due), ctx)
+            announce(fx, Announcement(d.dispatch_id, d.case_id, decision, due,
+                                      at=d.requested_at), ctx)
             detail = f"assigned to {decision.adjuster_id}" if decision.adjuster_id else "queued"
         fx.clock_ops.append(ClockOp(ClockOpKind.START, "dispatch", d.dispatch_id, Clock.SURVEY.value,
                                     d.requested_at, window,
@@ -110,6 +125,13 @@ def _stop_dispatch_clocks_at_first_request(
     for case_id, at in first.items():
         fx.clock_ops.append(ClockOp(ClockOpKind.STOP_EARLIEST, "case", case_id,
                                     Clock.DISPATCH.value, at))
+
+
+def _withdrawn_at(case: CaseRow | None) -> datetime | None:
+    """The case's withdrawal time, if the case is withdrawn."""
+    if case is None or case.state.status is not CaseStatus.WITHDRAWN:
+        return None
+    return case.withdrawn_at
 
 
 def _policy(ctx: HandlerContext, case: Any) -> Any:

@@ -10,17 +10,20 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
 
 from infra.outbox import OutboxItem, enqueue
+from infra.pii_fill import PiiRef
 from schemas import build_output
 from workers.handlers.common import TimelineRow, record_data_quality, write_timeline
+from workers.handlers.notices import write_notices
 from workers.rules.case_lifecycle import CaseState, CaseStatus, Stage
 from workers.rules.four_eyes import PriorDecision
+from workers.rules.notices import Notice
 from workers.rules.sla import ClockOp as ClockOp  # the old import path of v1 handlers
 from workers.store.clocks import apply_clock_ops
 
@@ -49,6 +52,10 @@ class CaseRow:
     dirty: bool = False
     #: applied initial/second approved-or-escalated reviews (the four-eyes rule, §4.3)
     deciders: list[PriorDecision] = field(default_factory=list)
+    #: v2: the deciding review's decision (approved/rejected) and its completed_at
+    decision: str | None = None
+    decided_at: datetime | None = None
+    withdrawn_at: datetime | None = None
 
 
 @dataclass
@@ -68,12 +75,29 @@ class Effects:
     freed_provinces: set[str] = field(default_factory=set)
     #: surge alerts (province, city, opened_at, resolved_at), read once per batch on demand
     surge_alerts: list[tuple[Any, ...]] | None = None
+    #: customer notices decided (SPEC §4.12), cases whose waiting notices may go out now,
+    #: and the processing time for their envelopes (see :meth:`notice`)
+    notices: list[Notice] = field(default_factory=list)
+    notice_cases: set[str] = field(default_factory=set)
+    notice_time: datetime | None = None
+
+    def notice(self, n: Notice, now: datetime | None = None) -> None:
+        """Request a customer notice (recorded once per id; sent when its case is known).
+        ``now``: the envelope time (the handler's clock; the wall clock when not given)."""
+        self.notices.append(n)
+        self.notice_time = now or self.notice_time
+
+    def release_notices(self, case_ids: set[str], now: datetime) -> None:
+        """Cases just created: their waiting notices may go out."""
+        self.notice_cases |= case_ids
+        self.notice_time = now
 
     def output(self, type_: str, topic: str, key: str, data: BaseModel, event_id: str,
-               now: datetime) -> None:
-        """Queue an output event for the outbox."""
+               now: datetime, pii: PiiRef = ()) -> None:
+        """Queue an output event for the outbox. ``pii``: fields the relay fills from the
+        vault at publish time (their values in ``data`` are placeholders, never stored)."""
         value = build_output(type_, data, key, event_id, now)
-        self.outbox.append(OutboxItem(topic, key, value, event_id))
+        self.outbox.append(OutboxItem(topic, key, value, event_id, pii))
 
     def dq(self, kind: str, subject_type: str, subject_id: str, detail: str,
            event_type: str | None = None, source: str | None = None,
@@ -100,6 +124,7 @@ async def load_cases(conn: Any, case_ids: set[str]) -> dict[str, CaseRow]:
         "SELECT case_id, insurer, line, province, city, report_no, cat_code,"
         " insurer_cat_code IS NOT NULL, status, stage,"
         " injuries, disputed, cat_mode, approved_amount, closed_at, updated_at,"
+        " decision, decided_at, withdrawn_at,"
         " (SELECT bool_or(true) FROM reviews r WHERE r.case_id = c.case_id"
         "   AND r.stage = 'initial' AND r.outcome = 'applied') AS initial_done,"
         " (SELECT array_agg(r.stage || ':' || r.decision || ':' || r.reviewer_id)"
@@ -112,8 +137,8 @@ async def load_cases(conn: Any, case_ids: set[str]) -> dict[str, CaseRow]:
     out = {}
     for row in await cur.fetchall():
         (cid, insurer, line, province, city, report_no, cat_code, insurer_coded, status, stage,
-         injuries, disputed, cat_mode, approved, closed_at, updated_at, initial_done,
-         deciders) = row
+         injuries, disputed, cat_mode, approved, closed_at, updated_at, decision, decided_at,
+         withdrawn_at, initial_done, deciders) = row
         # cat_code is the effective one (insurer's, else declared, SPEC §4.5); catastrophe
         # mode counts only an insurer-given one as "has a cat_code" (§4.3)
         state = CaseState(
@@ -123,7 +148,8 @@ async def load_cases(conn: Any, case_ids: set[str]) -> dict[str, CaseRow]:
         )
         out[cid] = CaseRow(cid, insurer, line, province, city, report_no, cat_code, state,
                            approved, closed_at, updated_at,
-                           deciders=[PriorDecision(*d.split(":", 2)) for d in deciders or ()])
+                           deciders=[PriorDecision(*d.split(":", 2)) for d in deciders or ()],
+                           decision=decision, decided_at=decided_at, withdrawn_at=withdrawn_at)
     return out
 
 
@@ -153,26 +179,34 @@ async def flush(conn: Any, fx: Effects) -> None:
         await conn.execute(
             "INSERT INTO reviews (review_id, stage, case_id, complaint_id, dispatch_id,"
             " reviewer_id, decision, amount, disputed, missing_documents, completed_at,"
-            " outcome, source, event_id, data_hash) SELECT * FROM unnest(%b::text[],"
-            " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+            " outcome, source, event_id, data_hash, missing_documents_list)"
+            " SELECT r, s, c, p, d, rv, de, a, di, m, ca, o, so, e, h,"
+            " CASE WHEN l IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(l::jsonb))"
+            " END FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+            " %b::text[], %b::text[],"
             " %b::numeric[], %b::bool[], %b::int[], %b::timestamptz[], %b::text[], %b::text[],"
-            " %b::text[], %b::text[]) ON CONFLICT (review_id) DO UPDATE"
-            " SET outcome = EXCLUDED.outcome", _columns(list(fx.reviews.values()), 15))
+            " %b::text[], %b::text[], %b::text[]) AS u(r, s, c, p, d, rv, de, a, di, m, ca, o,"
+            " so, e, h, l) ON CONFLICT (review_id) DO UPDATE"
+            " SET outcome = EXCLUDED.outcome", _columns(list(fx.reviews.values()), 16))
     dirty = [c for c in fx.cases.values() if c.dirty]
     if dirty:
         await conn.execute(
             "UPDATE cases c SET status = u.status, stage = u.stage, disputed = u.disputed,"
             " cat_mode = u.cat_mode, approved_amount = u.approved_amount,"
-            " closed_at = u.closed_at, updated_at = u.updated_at, docs_stage = u.docs_stage"
+            " closed_at = u.closed_at, updated_at = u.updated_at, docs_stage = u.docs_stage,"
+            " decision = u.decision, decided_at = u.decided_at, withdrawn_at = u.withdrawn_at"
             " FROM unnest(%b::text[], %b::text[], %b::bool[], %b::bool[], %b::numeric[],"
-            " %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[]) AS u(status, stage,"
-            " disputed, cat_mode, approved_amount, closed_at, updated_at, docs_stage, case_id)"
+            " %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[], %b::text[],"
+            " %b::timestamptz[], %b::timestamptz[]) AS u(status, stage,"
+            " disputed, cat_mode, approved_amount, closed_at, updated_at, docs_stage, case_id,"
+            " decision, decided_at, withdrawn_at)"
             " WHERE c.case_id = u.case_id",
             _columns([(c.state.status.value, c.state.stage.value if c.state.stage else None,
                        c.state.disputed, bool(c.state.cat_mode), c.approved_amount, c.closed_at,
                        c.updated_at,
                        c.state.stage.value if c.state.status is CaseStatus.DOCUMENTS_PENDING
-                       and c.state.stage else None, c.case_id) for c in dirty], 9))
+                       and c.state.stage else None, c.case_id, c.decision, c.decided_at,
+                       c.withdrawn_at) for c in dirty], 12))
     if fx.clock_ops:
         await apply_clock_ops(conn, fx.clock_ops)
     if fx.payouts:
@@ -192,6 +226,9 @@ async def flush(conn: Any, fx: Effects) -> None:
         await conn.execute(
             "DELETE FROM parked_events p USING unnest(%b::text[], %b::text[]) AS u(src, eid)"
             " WHERE p.source = u.src AND p.event_id = u.eid", _columns(fx.unparked, 2))
+    if fx.notices or fx.notice_cases:
+        fx.outbox += await write_notices(conn, fx.notices, fx.notice_cases,
+                                         fx.notice_time or datetime.now(UTC))
     await enqueue(conn, fx.outbox)
     await write_timeline(conn, fx.timeline)
     await record_data_quality(conn, fx.data_quality)

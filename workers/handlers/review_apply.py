@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -13,11 +14,13 @@ from workers.context import HandlerContext
 from workers.handlers.catastrophes import declared_cover_at
 from workers.handlers.common import TimelineRow
 from workers.handlers.effects import CaseRow, ClockOp, Effects
+from workers.rules import notices
 from workers.rules.case_lifecycle import (
     TERMINAL,
     CaseStatus,
     ClockEffects,
     Decision,
+    RefusalCode,
     ReviewInput,
     Stage,
     Transition,
@@ -28,6 +31,7 @@ from workers.rules.case_lifecycle import (
 )
 from workers.rules.four_eyes import SAME_REVIEWER, PriorDecision, four_eyes_refusal
 from workers.rules.sla import Clock, ClockOpKind, warn_offset, window_for
+from workers.rules.withdrawal import ORDER_CONFLICT, review_order_conflict
 
 ZERO = timedelta(0)
 
@@ -50,6 +54,8 @@ class ReviewFacts:
     source: str
     event_id: str
     data_hash: str
+    #: the full list of a documents_requested review (kept in Postgres, SPEC §4.12)
+    missing_documents_list: tuple[str, ...] = ()
 
     def payload(self) -> dict[str, Any]:
         """JSON-able form for ``parked_events.payload``."""
@@ -64,6 +70,7 @@ class ReviewFacts:
         data = dict(payload)
         data["amount"] = None if data["amount"] is None else Decimal(data["amount"])
         data["completed_at"] = datetime.fromisoformat(data["completed_at"])
+        data["missing_documents_list"] = tuple(data.get("missing_documents_list") or ())
         return cls(**data)
 
     def row(self, outcome: str) -> tuple[Any, ...]:
@@ -71,7 +78,8 @@ class ReviewFacts:
         return (self.review_id, self.stage, self.case_id, self.complaint_id, self.dispatch_id,
                 self.reviewer_id, self.decision, self.amount, self.disputed,
                 self.missing_documents, self.completed_at, outcome, self.source, self.event_id,
-                self.data_hash)
+                self.data_hash, json.dumps(list(self.missing_documents_list), ensure_ascii=False)
+                if self.missing_documents_list else None)
 
     def timeline(self, outcome: str, detail: str | None) -> TimelineRow:
         """The timeline row of this review."""
@@ -132,6 +140,11 @@ async def apply_case_review(
     if not t.accepted:
         detail = t.refusal.detail if t.refusal else "refused"
         code = t.refusal.code.value if t.refusal else "refused"
+        if code == RefusalCode.CASE_WITHDRAWN and review_order_conflict(
+                facts.completed_at, case.withdrawn_at):  # the §4.9 race, recorded
+            fx.dq(ORDER_CONFLICT, "case", case.case_id, "review earlier than the withdrawal"
+                  " that was applied first", "review.completed", facts.source, facts.event_id,
+                  facts.completed_at)
         return _refuse(case, facts, code, detail, fx)
     _apply_transition(case, t, facts, policy, fx, ctx)
     fx.timeline.append(facts.timeline("applied", f"case {case.state.status}"))
@@ -147,6 +160,7 @@ def _refuse(case: CaseRow, facts: ReviewFacts, code: str, detail: str, fx: Effec
 
 def _apply_transition(case: CaseRow, t: Transition, facts: ReviewFacts, policy: Any,
                       fx: Effects, ctx: HandlerContext) -> None:
+    before = case.state.status
     case.state = t.state
     case.updated_at = facts.completed_at
     case.dirty = True
@@ -154,9 +168,10 @@ def _apply_transition(case: CaseRow, t: Transition, facts: ReviewFacts, policy: 
         case.deciders.append(PriorDecision(facts.stage, facts.decision, facts.reviewer_id))
     if t.state.status in TERMINAL:
         case.closed_at = facts.completed_at
-    if t.state.status is CaseStatus.APPROVED:
+    if t.state.status in (CaseStatus.APPROVED, CaseStatus.CLOSED):
         case.approved_amount = facts.amount
     add_clock_ops(fx, case, t.clocks, facts.completed_at, policy)
+    _notices(case, before, t, facts, fx, ctx)
     if t.payout is not None:
         pid = payout_id(case.case_id, t.payout.review_id)
         event_id = payout_approved_event_id(pid)
@@ -170,6 +185,36 @@ def _apply_transition(case: CaseRow, t: Transition, facts: ReviewFacts, policy: 
                            case.report_no, t.payout.amount, t.payout.approval_path.value,
                            t.payout.approved_at, t.payout.pay_by, case.cat_code, event_id))
         fx.output("payout.approved", PAYOUT_APPROVED, case.case_id, data, event_id, ctx.clock())
+        if ctx.policy.payment_tracking(case.insurer):
+            start_payment_clock(fx, case, t.payout.approved_at,
+                                ctx.policy.payment_window(case.insurer, case.line), policy)
+
+
+def _notices(case: CaseRow, before: CaseStatus, t: Transition, facts: ReviewFacts,
+             fx: Effects, ctx: HandlerContext) -> None:
+    """Tell the customer (SPEC §4.12): all missing documents at once; the decision."""
+    status = t.state.status
+    if facts.decision == "documents_requested" and before is not CaseStatus.DOCUMENTS_PENDING:
+        fx.notice(notices.documents_required(
+            case.case_id, facts.review_id, facts.stage, list(facts.missing_documents_list),
+            facts.completed_at), ctx.clock())
+    if status in (CaseStatus.APPROVED, CaseStatus.CLOSED, CaseStatus.REJECTED):
+        decided = "rejected" if status is CaseStatus.REJECTED else "approved"
+        case.decision, case.decided_at = decided, facts.completed_at
+        fx.notice(notices.decision(
+            case.case_id, facts.review_id, decided, facts.amount,
+            t.payout.pay_by if t.payout else None, facts.completed_at), ctx.clock())
+
+
+def start_payment_clock(fx: Effects, case: CaseRow, approved_at: datetime,
+                        window: timedelta, policy: Any) -> None:
+    """The ``payment`` clock (SPEC §4.4 v2): from approved_at, window ``sla.payment`` (default
+    pay_by − approved_at = 10 days); callers skip it for an insurer without a settlement
+    feed (``payment_tracking = false``). A case clock (at most one payout
+    per case), so it escalates to the case owner and withdrawal rules see it."""
+    fx.clock_ops.append(ClockOp(
+        ClockOpKind.START, "case", case.case_id, Clock.PAYMENT.value, approved_at, window,
+        warn_offset(window, policy.sla.warn_fraction), case.insurer, case.line, case.province))
 
 
 def add_clock_ops(fx: Effects, case: CaseRow, effects: ClockEffects, at: datetime,

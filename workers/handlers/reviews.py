@@ -22,6 +22,7 @@ from workers.handlers.effects import ClockOp, Effects, data_hash, flush, load_ca
 from workers.handlers.parking import park
 from workers.handlers.review_apply import ReviewFacts, apply_case_review
 from workers.handlers.routing import drain
+from workers.handlers.settlements import settle_parked
 from workers.records import Incoming
 from workers.rules.sla import Clock, ClockOpKind
 
@@ -35,6 +36,7 @@ def review_facts(item: Incoming) -> ReviewFacts:
         reviewer_id=d.reviewer_id, amount=d.amount, disputed=d.disputed,
         missing_documents=len(d.missing_documents or ()), completed_at=d.completed_at,
         source=item.source, event_id=item.event_id, data_hash=data_hash(d),
+        missing_documents_list=tuple(d.missing_documents or ()),
     )
 
 
@@ -82,6 +84,7 @@ async def apply_review_completed_batch(
         await drain(conn, fx.freed_provinces, freed_at, ctx, fx)
     await save_complaints(conn, complaints)
     await flush(conn, fx)
+    await settle_parked(conn, {row[0] for row in fx.payouts}, ctx)  # SPEC §4.8 parking
     return outcomes
 
 

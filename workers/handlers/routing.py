@@ -15,6 +15,7 @@ from schemas import DispatchAssigned, dispatch_assigned_event_id
 from topics import DISPATCH_ASSIGNED
 from workers.context import HandlerContext
 from workers.handlers.effects import Effects
+from workers.rules import notices
 from workers.rules.routing import (
     Adjuster,
     DispatchRequest,
@@ -79,10 +80,14 @@ class Announcement:
     survey_due_by: datetime
     reassigned: int = 0
     displaced: bool = False
+    #: data time of the assignment's trigger (request, freeing survey, roster load)
+    at: datetime | None = None
 
 
 def announce(fx: Effects, a: Announcement, ctx: HandlerContext) -> None:
-    """Queue dispatch.assigned (status assigned, queued or reassigned) in the outbox."""
+    """Queue dispatch.assigned (status assigned, queued or reassigned) in the outbox; a
+    first assignment also tells the customer who comes and by when (``dispatch_assigned``
+    notice; not on reassignment)."""
     status = ("reassigned" if a.displaced
               else "assigned" if a.decision.adjuster_id else "queued")
     data = DispatchAssigned(
@@ -93,6 +98,9 @@ def announce(fx: Effects, a: Announcement, ctx: HandlerContext) -> None:
     event_id = dispatch_assigned_event_id(a.dispatch_id, status, a.decision.adjuster_id,
                                           a.reassigned)
     fx.output("dispatch.assigned", DISPATCH_ASSIGNED, a.case_id, data, event_id, ctx.clock())
+    if a.decision.adjuster_id is not None and a.at is not None and not a.displaced:
+        fx.notice(notices.dispatch_assigned(a.case_id, a.dispatch_id, a.decision.adjuster_id,
+                                            a.survey_due_by, a.at), ctx.clock())
 
 
 #: Queued requests read per round trip by ``drain``; a drain usually fills the freed
@@ -140,7 +148,7 @@ async def drain(conn: Any, provinces: set[str], at: datetime, ctx: HandlerContex
     for dispatch_id, decision in assigned:
         case_id, due, reassigned = info[dispatch_id]
         announce(fx, Announcement(dispatch_id, case_id, decision, due, reassigned,
-                                  dispatch_id in displaced), ctx)
+                                  dispatch_id in displaced, at=at), ctx)
     if assigned:
         await conn.execute(
             "UPDATE dispatches d SET status = 'assigned', adjuster_id = u.adjuster_id,"

@@ -110,6 +110,13 @@ async def satisfaction_conditions(conn: Any, now: datetime, policy: Policy) -> l
                       SATISFACTION_MAX_SHARE,
                       f"{h.dissatisfied} of {h.reached} reached callbacks in 7 days dissatisfied")
             for h in satisfaction_hits(await cur.fetchall(), now)]
+async def payment_failed_conditions(conn: Any, now: datetime, policy: Policy) -> list[Condition]:
+    """Insurers with a payout whose latest settlement failed (SPEC §4.8): open while any."""
+    cur = await conn.execute(
+        "SELECT insurer, count(*) FROM payouts WHERE status = 'failed' GROUP BY insurer")
+    return [Condition({"insurer": insurer}, "warning", float(n), 0.0,
+                      f"{n} payout(s) of {insurer} failed and not paid since")
+            for insurer, n in await cur.fetchall()]
 
 
 async def run_checks(conn: Any, now: datetime, ctx: HandlerContext, fx: Effects) -> None:
@@ -123,5 +130,6 @@ async def run_checks(conn: Any, now: datetime, ctx: HandlerContext, fx: Effects)
         ("group_complaint", await group_complaint_conditions(conn, now, policy)),
         ("data_quality", await data_quality_conditions(conn, now, policy, fx)),
         ("satisfaction", await satisfaction_conditions(conn, now, policy)),
+        ("payment_failed", await payment_failed_conditions(conn, now, policy)),
     ):
         await reconcile(conn, kind, conditions, now, n, ctx, fx)

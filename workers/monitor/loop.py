@@ -23,6 +23,7 @@ from workers.context import HandlerContext
 from workers.escalations import count_escalations, raise_clock_escalations
 from workers.handlers.catastrophes import resolve_catastrophes
 from workers.handlers.effects import Effects, flush
+from workers.handlers.notices import request_delay_notices
 from workers.monitor.health import run_checks
 from workers.monitor.surge import close_windows
 from workers.monitor.sweeper import count_sweep, sweep_clocks
@@ -34,7 +35,7 @@ LagRow = tuple[str, int, int, float]  # topic, partition, lag messages, lag seco
 LagProbe = Callable[[datetime], Iterable[LagRow]]
 STAGES = ("survey", "initial", "second", "joint")
 KINDS = ("surge", "backlog", "sla_breach", "consumer_lag", "group_complaint", "data_quality",
-         "satisfaction")
+         "satisfaction", "payment_failed")
 
 
 async def sweep_once(pool: AsyncConnectionPool, now: datetime, metrics: Metrics,
@@ -50,6 +51,7 @@ async def sweep_once(pool: AsyncConnectionPool, now: datetime, metrics: Metrics,
         if ctx is not None:
             fx = Effects()
             raised = await raise_clock_escalations(uow.conn, ctx, fx)
+            await request_delay_notices(uow.conn, fx, ctx.clock())
             await flush(uow.conn, fx)
         await uow.commit()
     count_sweep(metrics, result)
@@ -98,6 +100,13 @@ async def refresh_gauges(pool: AsyncConnectionPool, metrics: Metrics) -> None:
         pending: dict[str, int] = dict(await cur.fetchall())
         for stage in STAGES:
             metrics.pending_reviews.labels(stage=stage).set(pending.get(stage, 0))
+        cur = await conn.execute(
+            "SELECT count(*) FILTER (WHERE status <> 'paid'),"
+            " count(*) FILTER (WHERE status = 'failed') FROM payouts")
+        payouts = await cur.fetchone()
+        assert payouts is not None
+        metrics.payouts_unpaid.set(payouts[0])
+        metrics.payouts_failed.set(payouts[1])
         cur = await conn.execute(
             "SELECT kind, count(*) FROM alerts WHERE resolved_at IS NULL GROUP BY kind")
         open_kinds: dict[str, int] = dict(await cur.fetchall())

@@ -43,6 +43,8 @@ class CaseStatus(StrEnum):
     DOCUMENTS_PENDING = "documents_pending"
     APPROVED = "approved"
     REJECTED = "rejected"
+    CLOSED = "closed"  # v2: payout paid (结案), or approved 0.00
+    WITHDRAWN = "withdrawn"  # v2: 撤案
 
 
 class Stage(StrEnum):
@@ -78,9 +80,14 @@ class RefusalCode(StrEnum):
     WRONG_STAGE = "wrong_stage"
     ESCALATED_AT_JOINT = "escalated_at_joint"
     MISSING_AMOUNT = "missing_amount"
+    CASE_WITHDRAWN = "case_withdrawn"  # v2: a review after the case's withdrawal (§4.9)
 
 
-TERMINAL: frozenset[CaseStatus] = frozenset({CaseStatus.APPROVED, CaseStatus.REJECTED})
+#: SPEC §4.1 v2: terminal statuses (``closed_at`` is set when a case becomes one).
+TERMINAL: frozenset[CaseStatus] = frozenset(
+    {CaseStatus.REJECTED, CaseStatus.CLOSED, CaseStatus.WITHDRAWN})
+#: Decided or ended: the review chain is over (``approved`` waits for payment only).
+DECIDED: frozenset[CaseStatus] = TERMINAL | {CaseStatus.APPROVED}
 _STAGE_CLOCK = {
     Stage.INITIAL: Clock.INITIAL_REVIEW,
     Stage.SECOND: Clock.SECOND_REVIEW,
@@ -183,7 +190,7 @@ def on_dispatch_requested(state: CaseState) -> Transition:
     The stop is emitted for every dispatch of a non-terminal case (a no-op once
     stopped); only a ``reported`` case changes status.
     """
-    if state.status in TERMINAL:
+    if state.status in DECIDED:
         return Transition(True, state)
     effects = ClockEffects(stop=(Clock.DISPATCH,))
     if state.status is not CaseStatus.REPORTED:
@@ -211,7 +218,7 @@ def on_survey_unable(state: CaseState) -> Transition:
 
 def accepts_stage(state: CaseState, stage: Stage) -> bool:
     """True when a review of ``stage`` may change the case (SPEC §4.1)."""
-    if state.status in TERMINAL:
+    if state.status in DECIDED:
         return False
     if stage in (Stage.SURVEY, Stage.INITIAL) and state.status in (
         CaseStatus.REPORTED,
@@ -266,7 +273,9 @@ def _approved(
         return _to_joint(state, resumed, stops)
     at = review.completed_at
     payout = Payout(review.review_id, _PATH[review.stage], amount, at, at + policy.pay_by)
-    new = replace(state, status=CaseStatus.APPROVED, stage=None)
+    # v2: an approval of 0.00 makes no payout and closes the case at once (SPEC §3)
+    status = CaseStatus.APPROVED if amount > 0 else CaseStatus.CLOSED
+    new = replace(state, status=status, stage=None)
     effects = ClockEffects(resumed, (), stops + (Clock.DETERMINATION,))
     return Transition(True, new, effects, payout if amount > 0 else None)
 
@@ -322,7 +331,9 @@ def _review_refusal(state: CaseState, review: ReviewInput) -> Refusal | None:
 
 
 def _stage_refusal(state: CaseState, stage: Stage) -> Refusal | None:
-    if state.status in TERMINAL:
+    if state.status is CaseStatus.WITHDRAWN:
+        return Refusal(RefusalCode.CASE_WITHDRAWN, f"{stage} review after the case's withdrawal")
+    if state.status in DECIDED:
         return Refusal(RefusalCode.CASE_CLOSED, f"{stage} review after case {state.status}")
     if accepts_stage(state, stage):
         return None

@@ -40,6 +40,7 @@ class Clock(StrEnum):
     JOINT_REVIEW = "joint_review"
     DETERMINATION = "determination"
     COMPLAINT = "complaint"
+    PAYMENT = "payment"  # v2: approved_at → earliest paid settlement (window: pay_by)
     CALLBACK = "callback"  # v2: requested → result (§4.10)
 
 
@@ -63,6 +64,8 @@ def window_for(clock: Clock, policy: Policy, urgency: str | None = None) -> time
         Clock.JOINT_REVIEW: sla.joint_review,
         Clock.DETERMINATION: sla.determination,
         Clock.COMPLAINT: sla.complaint,
+        Clock.PAYMENT: sla.payment,
+        Clock.CALLBACK: sla.callback,
     }
     return windows[clock]
 

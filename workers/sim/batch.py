@@ -105,6 +105,7 @@ def tally(plans: Sequence[CasePlan]) -> Expected:
         if plan.payout is not None and plan.payout > 0 and plan.approval_path:
             exp.payouts[plan.case_id] = plan.payout
             exp.approval_path[plan.case_id] = plan.approval_path
+            exp.payout_status[plan.case_id] = "approved"
         for step in plan.steps:
             exp.events[step.topic] += 1
             body = step.data
@@ -117,6 +118,13 @@ def tally(plans: Sequence[CasePlan]) -> Expected:
                 exp.complaints += 1
                 exp.complaints_without_case += "case_id" not in body
                 exp.complaints_against_adjuster += "against_adjuster_id" in body
+            elif step.topic == "payment-settled":
+                exp.settlements[body["status"]] += 1
+                exp.payout_status[plan.case_id] = body["status"]  # steps in time order
+                if body["status"] == "paid":
+                    exp.paid_once.add(plan.case_id)
+            elif step.topic == "case-withdrawn":
+                exp.withdrawn.add(plan.case_id)
     exp.surge_sensitive = surge_sensitive(plans)
     return exp
 

@@ -20,6 +20,8 @@ EVENT_TYPES: dict[str, str] = {
     "dispatch-requested": "dispatch.requested",
     "review-completed": "review.completed",
     "complaint-filed": "complaint.filed",
+    "payment-settled": "payment.settled",
+    "case-withdrawn": "case.withdrawn",
 }
 
 
@@ -125,6 +127,11 @@ class Expected:
     payouts: dict[str, Decimal] = field(default_factory=dict)
     cat_cases: set[str] = field(default_factory=set)
     surge_sensitive: set[str] = field(default_factory=set)
+    #: v2: settlements published per status, each payout's final status, withdrawn cases
+    settlements: Counter[str] = field(default_factory=Counter)
+    payout_status: dict[str, str] = field(default_factory=dict)
+    withdrawn: set[str] = field(default_factory=set)
+    paid_once: set[str] = field(default_factory=set)  # payouts with at least one paid
 
     @property
     def payout_count(self) -> int:

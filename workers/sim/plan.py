@@ -19,6 +19,7 @@ from workers.sim import data
 from workers.sim import people as p
 from workers.sim.data import City
 from workers.sim.model import CasePlan, Step
+from workers.sim.settle import add_v2_traffic
 
 _HOUR = 60.0  # minutes
 _DAY = 24 * _HOUR
@@ -104,6 +105,7 @@ class Planner:
         self._chain(c)
         if rng.random() < 0.05:
             self._complaint(c)
+        add_v2_traffic(plan)  # settlements, withdrawals (own random stream)
         return plan
 
     # ---------------------------------------------------------------- the review chain
