@@ -18,11 +18,13 @@ from tests.integration.test_ops_page import Sections, _browser, _chromium
 pytestmark = pytest.mark.integration
 
 # 30 s windows so the test takes minutes, not hours; warm-up shortened to match the history.
+# A 20 s grace: on a loaded machine the worker may lag the burst by seconds, and a window
+# already closed when its reports are applied only updates statistics (SPEC §4.5).
 # resolve_factor 3: the demo city (≈ 2.5 cases a window) calms down within ~3 windows.
 POLICY = """
 [defaults.surge]
 window = "30s"
-grace = "3s"
+grace = "20s"
 warmup = "2m"
 resolve_factor = "3"
 
@@ -58,13 +60,17 @@ def test_up_raises_exactly_the_demo_surge_and_it_resolves(
                                              " WHERE released_at IS NOT NULL") == 1),
                    timeout=240, what="the history hold released")
         assert _count(dsn, "SELECT count(*) FROM rm_alerts WHERE kind = 'surge'") == 0
-        wait_until(lambda: alive(_surges(dsn)), timeout=180, what="the demo surge")
+        wait_until(lambda: alive(_surges(dsn)), timeout=300, what="the demo surge")
         _ops_page_shows_only_the_demo_surge(int(env["CLAIMDESK_METRICS_PORT"]), tmp_path)
         wait_until(lambda: alive(all(r[2] for r in _surges(dsn))), timeout=300,
                    what="the demo surge resolved")
         surges = _surges(dsn)
         assert [r[0] for r in surges] == [{"province": "浙江省", "city": "温州市"}]
         assert _count(dsn, "SELECT count(*) FROM inbox WHERE topic = 'case-reported'") > 900
+    except AssertionError:
+        # the test's tmp dir rotates away quickly on a shared machine: keep the log visible
+        print((tmp_path / "up.log").read_text(errors="replace")[-20000:])
+        raise
     finally:
         proc.terminate()
         try:
