@@ -34,6 +34,7 @@ unit: install node-deps
 
 lint: install
 	$(BIN)/ruff check workers schemas topics infra tests bench
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy workers schemas

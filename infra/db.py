@@ -28,11 +28,12 @@ def is_data_error(exc: BaseException) -> bool:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Connection loss, shutdown, serialization failure, deadlock: retrying can succeed."""
+    """Connection loss, shutdown, serialization failure, deadlock, a retriable broker error:
+    retrying can succeed (the one classification ``infra.retry`` acts on)."""
     if isinstance(exc, (TransientError, psycopg.OperationalError, psycopg.InterfaceError)):
         return True
-    if isinstance(exc, OSError):
-        return True
+    if isinstance(exc, OSError) or getattr(exc, "retriable", False) is True:
+        return True  # retriable: kafka-python's and aiokafka's own flag on their errors
     state = getattr(exc, "sqlstate", None) or ""
     return state[:2] in ("08", "40", "53", "57") or state == "55P03"
 

@@ -1,7 +1,8 @@
 """One exception tree for claimdesk.
 
 Callers decide on the class, never on message text: ``TransientError`` is
-retried with backoff and never dead-letters; ``InvalidEvent`` dead-letters.
+retried with backoff and never dead-letters (``infra.retry``); invalid input is a
+``workers.records.DeadLetter`` value, not an exception.
 """
 
 from __future__ import annotations
@@ -17,15 +18,6 @@ class ConfigError(ClaimdeskError):
 
 class TransientError(ClaimdeskError):
     """A dependency (Postgres, broker) is down or busy: retry, never skip."""
-
-
-class InvalidEvent(ClaimdeskError):
-    """An input event that can never be applied: it goes to the topic's DLT."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
 
 
 class EmbeddedStackError(ClaimdeskError):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from infra.errors import TransientError
+from infra.retry import retry_blocking
 from topics import TopicNames, all_topics
 
 log = logging.getLogger(__name__)
@@ -43,22 +43,19 @@ def wait_for_broker(bootstrap: str, deadline_s: float = 60.0) -> None:
     """Block until the broker answers metadata requests; log a clear line while waiting."""
     from kafka import KafkaAdminClient
 
-    end = time.monotonic() + deadline_s
-    delay = 0.2
-    while True:
-        try:
-            # bootstrap_timeout_ms: kafka-python 3 otherwise retries for 30 s inside the
-            # constructor, so the first "not reachable" line would come only after 30 s
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000,
-                                     bootstrap_timeout_ms=3000)
-            admin.close()
-            return
-        except Exception as exc:  # kafka-python raises several unrelated types here
-            if time.monotonic() > end:
-                raise TransientError(f"broker {bootstrap} unreachable: {type(exc).__name__}") from exc
-            log.warning("broker %s not reachable yet (%s); retrying", bootstrap, type(exc).__name__)
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
+
+    def connect() -> None:
+        # bootstrap_timeout_ms: kafka-python 3 otherwise retries for 30 s inside the
+        # constructor, so the first "not reachable" line would come only after 30 s
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000,
+                                 bootstrap_timeout_ms=3000)
+        admin.close()
+
+    try:  # kafka-python raises several unrelated types here: all count as "not up yet"
+        retry_blocking(connect, what=f"broker {bootstrap}", deadline_s=deadline_s,
+                       transient=lambda exc: True, loud=True)
+    except Exception as exc:
+        raise TransientError(f"broker {bootstrap} unreachable: {type(exc).__name__}") from exc
 
 
 @dataclass(frozen=True)

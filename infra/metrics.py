@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from schemas.enums import Outcome
 from topics import INPUT_TOPICS
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -38,6 +39,7 @@ class Metrics:
     alerts_open: Gauge
     parked_events: Gauge
     transient_errors_total: Counter
+    unexpected_errors_total: Counter
     batch_size: Histogram
     callbacks_total: Counter
     escalations_total: Counter
@@ -46,7 +48,7 @@ class Metrics:
     payouts_failed: Gauge
 
 
-OUTCOMES = ("applied", "duplicate", "parked", "refused", "dead_lettered")
+OUTCOMES = tuple(o.value for o in Outcome)
 NOTICE_KINDS = ("dispatch_assigned", "documents_required", "delay", "decision", "payment_paid",
                 "complaint_result", "complaint_extended")
 CLOCKS = ("dispatch", "survey", "initial_review", "second_review", "joint_review",
@@ -73,6 +75,13 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         metrics.escalations_total.labels(cause=cause, level="supervisor")
     for kind in NOTICE_KINDS:
         metrics.notices_total.labels(kind=kind)
+    # found by the real-Prometheus test: without a zero series these two were absent from
+    # /metrics until their first increment, so the dashboard's panels named missing metrics
+    for component in (*INPUT_TOPICS, "monitor", "outbox_relay"):
+        metrics.transient_errors_total.labels(component=component)
+    for kind in ("dispatch", "closing", "complaint"):
+        for outcome in ("requested", "reached", "unreachable", "refused"):
+            metrics.callbacks_total.labels(kind=kind, outcome=outcome)
     return metrics
 
 
@@ -125,6 +134,10 @@ def _create(reg: CollectorRegistry) -> Metrics:
         transient_errors_total=Counter(
             p + "transient_errors_total", "Retried transient failures", ["component"],
             registry=reg,
+        ),
+        unexpected_errors_total=Counter(
+            p + "unexpected_errors_total", "Non-transient failures (bugs), logged at ERROR",
+            ["component"], registry=reg,
         ),
         batch_size=Histogram(
             p + "batch_size", "Events per processed batch", ["topic"],

@@ -9,7 +9,6 @@ same rows with the same CloudEvents ids: outputs are at-least-once by contract.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from infra.kafka import OutRecord
 from infra.metrics import Metrics
 from infra.pii_fill import PiiRef, VaultReader, encode_ref, fill_rows, scrub
+from infra.retry import run_loop
 from topics import CUSTOMER_NOTICES, TopicNames
 
 log = logging.getLogger(__name__)
@@ -130,24 +130,18 @@ async def run_relay(
     idle_s: float = 0.05,
     vault: VaultReader | None = None,
 ) -> None:
-    """Relay until ``stop`` is set; transient failures back off and never end the loop."""
-    delay = idle_s
-    while not stop.is_set():
-        try:
-            kinds: dict[str, int] = {}
-            counts = await relay_once(pool, publisher, names, vault=vault, notice_kinds=kinds)
-            for topic, n in counts.items():
-                metrics.outbox_published_total.labels(topic=topic).inc(n)
-            for kind, n in kinds.items():
-                metrics.notices_total.labels(kind=kind).inc(n)
-            if counts:  # counts per topic only, never the records
-                log.debug("outbox relay: published %s",
-                          ", ".join(f"{n} to {t}" for t, n in sorted(counts.items())))
-            delay = 0.0 if sum(counts.values()) >= 1000 else idle_s
-        except Exception as exc:  # any failure here is a dependency failure: retry
-            metrics.transient_errors_total.labels(component="outbox_relay").inc()
-            log.warning("outbox relay: %s; retrying in %.1f s", type(exc).__name__, delay)
-            delay = min(max(delay * 2, 0.5), 10.0)
-        if delay:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
+    """Relay until ``stop`` is set; failures never end the loop (``infra.retry``)."""
+
+    async def step() -> float:
+        kinds: dict[str, int] = {}
+        counts = await relay_once(pool, publisher, names, vault=vault, notice_kinds=kinds)
+        for topic, n in counts.items():
+            metrics.outbox_published_total.labels(topic=topic).inc(n)
+        for kind, n in kinds.items():
+            metrics.notices_total.labels(kind=kind).inc(n)
+        if counts:  # counts per topic only, never the records
+            log.debug("outbox relay: published %s",
+                      ", ".join(f"{n} to {t}" for t, n in sorted(counts.items())))
+        return 0.0 if sum(counts.values()) >= 1000 else idle_s
+
+    await run_loop(step, component="outbox_relay", metrics=metrics, stop=stop)

@@ -23,10 +23,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.errors import ConfigError
 
-#: ``CLAIMDESK_*`` variables that are not process settings but are allowed: the PII
-#: publisher's connection (SPEC §9, read by the publisher) and the test/bench harness knobs.
+#: ``CLAIMDESK_*`` variables that are not process settings but are allowed: the test and
+#: bench harness knobs.
 OTHER_VARIABLES = frozenset({
-    "CLAIMDESK_PII_DATABASE_URL",
     "CLAIMDESK_CHAOS_FULL", "CLAIMDESK_CHAOS_SEED", "CLAIMDESK_CHAOS_DUMP",
     "CLAIMDESK_FUZZ_COUNT", "CLAIMDESK_FUZZ_SEED", "CLAIMDESK_CONTRACT_DIR",
     "CLAIMDESK_ALLOW_NO_PROMTOOL", "CLAIMDESK_ALLOW_NO_CHROMIUM", "CLAIMDESK_CHROMIUM",
@@ -74,7 +73,7 @@ class Settings(BaseSettings):
             raise ValueError("must be host:port[,host:port...]")
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "pii_database_url")
     @classmethod
     def _database(cls, value: SecretStr | None) -> SecretStr | None:
         text = value.get_secret_value() if value is not None else None

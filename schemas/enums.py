@@ -25,6 +25,7 @@ __all__ = [
     "EscalationSubject",
     "FailureCode",
     "Line",
+    "Outcome",
     "NoticeKind",
     "PaymentStatus",
     "Peril",
@@ -332,3 +333,14 @@ class EscalationLevel(StrEnum):
 
     OWNER = "owner"
     SUPERVISOR = "supervisor"
+
+
+class Outcome(StrEnum):
+    """What became of one input event: ``events_total{outcome}`` and
+    ``rm_case_timeline.outcome`` (SPEC §5, §7)."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    PARKED = "parked"
+    REFUSED = "refused"
+    DEAD_LETTERED = "dead_lettered"

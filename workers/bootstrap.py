@@ -136,7 +136,7 @@ def build_worker(
 
     @app.task
     async def console() -> None:
-        await run_console(runtime, role, sorted(handlers()), port, banner_lines, embedded)
+        await run_console(runtime, role, sorted(registry), port, banner_lines, embedded)
 
     return app, runtime, port
 

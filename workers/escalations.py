@@ -22,8 +22,8 @@ from typing import Any
 from schemas import EscalationRaised, escalation_id
 from topics import ESCALATIONS
 from workers.context import HandlerContext
-from workers.handlers.effects import Effects
 from workers.rules.escalations import ClockMarks, Escalation, clock_escalations
+from workers.store.effects import Effects
 
 # Owner and insurer of each clock's subject: case clocks and survey clocks (subject
 # 'dispatch') → the case; complaint clocks → the complaint; callback clocks → the callback.

@@ -9,7 +9,13 @@ decode → validate → apply the batch in ONE transaction (inbox + read models 
   goes to the DLT as ``unprocessable``; the others are applied;
 - a transient failure (Postgres or broker down) → retry with backoff, after
   ``pause_after`` attempts pause the partitions (the consumer keeps polling) and
-  keep retrying; never skip, never dead-letter, never raise.
+  keep retrying; never skip, never dead-letter, never raise (``infra.retry``, the
+  one retry policy);
+- an unexpected (non-data) error is a bug: logged at ERROR with its traceback and
+  counted (``claimdesk_unexpected_errors_total``) before its event is dead-lettered.
+
+Nothing is acknowledged before it is settled: :meth:`BatchProcessor.process` returns
+only once every record is applied or dead-lettered (the consumer commits after it).
 """
 
 from __future__ import annotations
@@ -20,39 +26,30 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from psycopg_pool import AsyncConnectionPool
 
-from infra.db import is_transient, unit_of_work
+from infra.db import is_data_error, is_transient, unit_of_work
 from infra.kafka import OutRecord
 from infra.metrics import Metrics
+from infra.retry import Backoff, describe, report_bug, retry_transient
+from schemas.enums import Outcome
 from topics import TopicNames
 from workers.decode import decode_record, dlt_headers, dlt_value
 from workers.records import DeadLetter, Incoming, Record
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-Handler = Callable[[Any, Sequence[Incoming], Any], Awaitable[list[str]]]
+Handler = Callable[[Any, Sequence[Incoming], Any], Awaitable[Sequence[str]]]
+"""``handler(conn, items, context)`` → one :class:`Outcome` per item, in order."""
 
 
 class Publisher(Protocol):
     """Publishes records and waits for their acks."""
 
     async def publish(self, records: Sequence[OutRecord]) -> None: ...
-
-
-@dataclass
-class Backoff:
-    """Exponential backoff with a cap; ``pause_after`` attempts before pausing partitions."""
-
-    first_s: float = 0.1
-    max_s: float = 5.0
-    pause_after: int = 5
-    #: while retrying, wait at most this long for a pool connection: with Postgres down the
-    #: pool's default wait (30 s) would make each attempt last 30 s, and partitions would
-    #: pause only after minutes
-    connect_timeout_s: float = 2.0
 
 
 @dataclass
@@ -69,6 +66,7 @@ class BatchProcessor:
     pause: Callable[[bool], Awaitable[None]] | None = None
     backoff: Backoff = field(default_factory=Backoff)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     _retrying_now: bool = field(default=False, init=False, repr=False)
 
     async def process(self, records: Sequence[Record]) -> None:
@@ -76,7 +74,7 @@ class BatchProcessor:
         started = time.perf_counter()
         valid: list[Incoming] = []
         dead: list[DeadLetter] = []
-        counts: dict[str, int] = {}
+        counts: dict[Outcome, int] = {}
         for rec in records:
             item = decode_record(self.base, rec)
             (valid if isinstance(item, Incoming) else dead).append(item)  # type: ignore[arg-type]
@@ -86,7 +84,7 @@ class BatchProcessor:
             counts = self._count_applied(valid, outcomes)
         if dead:
             await self._retrying("dead-letter", lambda: self._dead_letter(dead))
-            self.metrics.events_total.labels(self.base, "dead_lettered").inc(len(dead))
+            self.metrics.events_total.labels(self.base, Outcome.DEAD_LETTERED.value).inc(len(dead))
         elapsed = time.perf_counter() - started
         self.metrics.batch_size.labels(self.base).observe(len(records))
         if records:
@@ -97,7 +95,7 @@ class BatchProcessor:
             if log.isEnabledFor(logging.DEBUG):
                 self._log_settled(records, counts, len(dead), elapsed)
 
-    async def _apply(self, valid: list[Incoming]) -> tuple[dict[int, str], list[DeadLetter]]:
+    async def _apply(self, valid: list[Incoming]) -> tuple[dict[int, Outcome], list[DeadLetter]]:
         try:
             return await self._apply_in_one_transaction(valid), []
         except Exception as exc:
@@ -105,9 +103,9 @@ class BatchProcessor:
                 raise
             log.warning(
                 "%s: batch of %d failed (%s); applying one event per transaction",
-                self.base, len(valid), _describe(exc),
+                self.base, len(valid), describe(exc),
             )
-        outcomes: dict[int, str] = {}
+        outcomes: dict[int, Outcome] = {}
         dead: list[DeadLetter] = []
         for item in valid:
             try:
@@ -115,19 +113,21 @@ class BatchProcessor:
             except Exception as exc:
                 if is_transient(exc):
                     raise
+                if not is_data_error(exc):
+                    report_bug(self.base, exc, self.metrics)
                 log.error(
                     "%s: event at partition %d offset %d unprocessable: %s",
-                    self.base, item.record.partition, item.record.offset, _describe(exc),
+                    self.base, item.record.partition, item.record.offset, describe(exc),
                 )
-                dead.append(DeadLetter(item.record, "unprocessable", _describe(exc)))
+                dead.append(DeadLetter(item.record, "unprocessable", describe(exc)))
         return outcomes, dead
 
-    async def _apply_in_one_transaction(self, items: list[Incoming]) -> dict[int, str]:
+    async def _apply_in_one_transaction(self, items: list[Incoming]) -> dict[int, Outcome]:
         timeout = self.backoff.connect_timeout_s if self._retrying_now else None
         async with unit_of_work(self.pool, timeout) as uow:
             outcomes = await self.handler(uow.conn, items, self.context)
             await uow.commit()
-        return {id(item): outcome for item, outcome in zip(items, outcomes, strict=True)}
+        return {id(item): Outcome(outcome) for item, outcome in zip(items, outcomes, strict=True)}
 
     async def _dead_letter(self, dead: list[DeadLetter]) -> None:
         target = self.names.dlt(self.base)
@@ -140,37 +140,20 @@ class BatchProcessor:
                 d.record.topic, d.record.partition, d.record.offset, target, d.code, d.message,
             )
 
-    async def _retrying(self, what: str, action: Callable[[], Awaitable[Any]]) -> Any:
-        delay = self.backoff.first_s
-        attempt = 0
-        paused = False
-        while True:
+    async def _retrying(self, what: str, action: Callable[[], Awaitable[T]]) -> T:
+        async def attempt() -> T:
             try:
-                result = await action()
+                return await action()
             except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                attempt += 1
-                self._retrying_now = True
-                self.metrics.transient_errors_total.labels(component=self.base).inc()
-                log.warning(
-                    "%s %s: transient failure (%s), attempt %d, retrying in %.1f s",
-                    self.base, what, _describe(exc), attempt, delay,
-                )
-                if attempt >= self.backoff.pause_after and not paused and self.pause:
-                    log.warning("%s: pausing partitions until the dependency recovers", self.base)
-                    await self.pause(True)
-                    paused = True
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.backoff.max_s)
-                continue
-            self._retrying_now = False
-            if paused and self.pause:
-                log.info("%s: dependency recovered, resuming partitions", self.base)
-                await self.pause(False)
-            return result
+                self._retrying_now = is_transient(exc)
+                raise
+        result = await retry_transient(attempt, component=self.base, what=what,
+                                       metrics=self.metrics, backoff=self.backoff,
+                                       stall=self.pause, sleep=self.sleep)
+        self._retrying_now = False
+        return result
 
-    def _log_settled(self, records: Sequence[Record], counts: dict[str, int], dead: int,
+    def _log_settled(self, records: Sequence[Record], counts: dict[Outcome, int], dead: int,
                      elapsed: float) -> None:
         """DEBUG: each partition's offsets and the batch's outcomes — positions and counts
         only, never payloads (SPEC §8), so a stuck partition can be traced."""
@@ -184,10 +167,11 @@ class BatchProcessor:
         log.debug("%s: batch of %d settled in %.1f ms: %s, %d dead-lettered", self.base,
                   len(records), elapsed * 1000, outcomes, dead)
 
-    def _count_applied(self, valid: list[Incoming], outcomes: dict[int, str]) -> dict[str, int]:
+    def _count_applied(self, valid: list[Incoming], outcomes: dict[int, Outcome]
+                       ) -> dict[Outcome, int]:
         now = self.clock()
         age = self.metrics.event_age_seconds.labels(self.base)
-        counts: dict[str, int] = {}
+        counts: dict[Outcome, int] = {}
         for item in valid:
             outcome = outcomes.get(id(item))
             if outcome is None:
@@ -195,16 +179,5 @@ class BatchProcessor:
             counts[outcome] = counts.get(outcome, 0) + 1
             age.observe(max(0.0, (now - item.event.data.data_time).total_seconds()))
         for outcome, n in counts.items():
-            self.metrics.events_total.labels(self.base, outcome).inc(n)
+            self.metrics.events_total.labels(self.base, outcome.value).inc(n)
         return counts
-
-
-def _describe(exc: BaseException) -> str:
-    """Exception class, SQLSTATE and the column/constraint it names — never the message
-    text, which can quote values (PII)."""
-    state = getattr(exc, "sqlstate", None)
-    text = type(exc).__name__ + (f" (SQLSTATE {state})" if state else "")
-    diag = getattr(exc, "diag", None)
-    names = [n for n in (getattr(diag, "column_name", None), getattr(diag, "constraint_name", None))
-             if n]
-    return text + (f" on {', '.join(names)}" if names else "")

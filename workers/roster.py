@@ -102,8 +102,8 @@ def _row(raw: Any) -> RosterRow:
 async def replace_roster(conn: Any, rows: list[RosterRow], ctx: Any) -> int:
     """Replace the roster in the caller's transaction and drain queues; returns assigned."""
     from workers.handlers.common import ROUTING_LOCK, lock_subjects
-    from workers.handlers.effects import Effects, flush
     from workers.handlers.routing import drain
+    from workers.store.effects import Effects, flush
 
     await lock_subjects(conn, [ROUTING_LOCK])
     await conn.execute("UPDATE adjusters SET in_roster = false")

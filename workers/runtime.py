@@ -12,6 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 from infra.db import open_pool
 from infra.kafka import AsyncPublisher
 from infra.metrics import Metrics
+from infra.retry import Backoff, retry_transient
 from infra.settings import Settings
 from topics import TopicNames
 from workers.context import HandlerContext
@@ -41,29 +42,23 @@ class Runtime:
         async with self._lock:
             if self.ready:
                 return
-            delay = 0.2
-            while True:
-                try:
-                    if self.pool is None:
-                        self.pool = await open_pool(self.settings.dsn())
-                    pii_dsn = self.settings.pii_dsn()
-                    if pii_dsn is not None and self.pii_pool is None:
-                        self.pii_pool = await open_pool(pii_dsn, max_size=2)
-                    async with self.pool.connection(timeout=10) as conn:
-                        await conn.execute("SELECT 1")
-                    if self.publisher is None:
-                        publisher = AsyncPublisher(self.settings.bootstrap(), "claimdesk-worker")
-                        await publisher.start()
-                        self.publisher = publisher
-                    self.ready = True
-                    return
-                except Exception as exc:
-                    log.warning(
-                        "waiting for Postgres and the broker (%s); retrying in %.1f s",
-                        type(exc).__name__, delay,
-                    )
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
+            await retry_transient(self._connect, component="runtime",
+                                  what="connecting to Postgres and the broker",
+                                  metrics=self.metrics, backoff=Backoff(first_s=0.2))
+            self.ready = True
+
+    async def _connect(self) -> None:
+        if self.pool is None:
+            self.pool = await open_pool(self.settings.dsn())
+        pii_dsn = self.settings.pii_dsn()
+        if pii_dsn is not None and self.pii_pool is None:
+            self.pii_pool = await open_pool(pii_dsn, max_size=2)
+        async with self.pool.connection(timeout=10) as conn:
+            await conn.execute("SELECT 1")
+        if self.publisher is None:
+            publisher = AsyncPublisher(self.settings.bootstrap(), "claimdesk-worker")
+            await publisher.start()
+            self.publisher = publisher
 
     async def stop(self) -> None:
         """Close the publisher and the pool."""

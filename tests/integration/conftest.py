@@ -27,6 +27,15 @@ from infra.kafka import create_topics
 from topics import TopicNames
 
 pytestmark = pytest.mark.integration
+_HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this folder is an integration test, marker or not (so that
+    ``pytest -m "not integration"`` never needs a broker or Postgres)."""
+    for item in items:
+        if _HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.integration.chaos_helpers import (
     LoadWatcher,
@@ -38,6 +39,8 @@ from tests.integration.chaos_helpers import (
     sweeping,
     wait_settled,
 )
+
+pytestmark = pytest.mark.integration
 
 FULL = os.environ.get("CLAIMDESK_CHAOS_FULL") == "1"
 SEED = int(os.environ.get("CLAIMDESK_CHAOS_SEED", "0")) or random.randrange(1, 10**6)

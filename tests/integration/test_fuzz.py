@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from kafka import KafkaProducer
@@ -50,6 +51,8 @@ from topics import CASE_WITHDRAWN, PAYMENT_SETTLED, V1_INPUT_TOPICS, TopicNames
 
 #: v2 topics are fuzzed once their handlers land (payment-settled, case-withdrawn: issue 11)
 INPUT_TOPICS = (*V1_INPUT_TOPICS, PAYMENT_SETTLED, CASE_WITHDRAWN)
+
+pytestmark = pytest.mark.integration
 
 FUZZ_COUNT = int(os.environ.get("CLAIMDESK_FUZZ_COUNT", "10000"))
 FUZZ_SEED = int(os.environ.get("CLAIMDESK_FUZZ_SEED", "20261121"))

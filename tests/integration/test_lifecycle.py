@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from schemas import payout_id
 from tests.integration import builders as b
 from tests.integration.conftest import wait_until
 from tests.integration.kafka_helpers import event_bytes, publish, read_all
 from topics import TopicNames
+
+pytestmark = pytest.mark.integration
 
 
 def _send(bootstrap: str, names: TopicNames, topic: str, *events: dict[str, Any]) -> None:

@@ -33,6 +33,8 @@ from tests.integration.test_lifecycle import load_roster
 from topics import PAYOUT_APPROVED, TopicNames
 from workers.simulate import generate, write_roster_csv
 
+pytestmark = pytest.mark.integration
+
 FULL = os.environ.get("CLAIMDESK_CHAOS_FULL") == "1"
 OUTAGE_S = 20.0 if FULL else 12.0  # 5 attempts (≈ 10 s) pass before the pause
 

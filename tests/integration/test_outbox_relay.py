@@ -7,12 +7,15 @@ import json
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from infra.kafka import AsyncPublisher, create_topics
 from infra.outbox import OutboxItem, enqueue, relay_once
 from tests.integration.kafka_helpers import read_all
 from topics import TopicNames, all_topics
+
+pytestmark = pytest.mark.integration
 
 
 def test_two_relays_publish_every_row_once_in_order_per_key(

@@ -52,6 +52,8 @@ from topics import (
 from workers.rules.masking import mask_id_number, mask_name, mask_phone, mask_policy_no
 from workers.simulate import generate, publish_run, write_roster_csv
 
+pytestmark = pytest.mark.integration
+
 CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 PHONE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 

@@ -62,42 +62,66 @@ async def _apply_run(dsn: str, run: SimRun, roster: Path) -> None:
         await pool.close()
 
 
-def _tally(run: SimRun, period: Period) -> dict[str, Any]:
-    """Recount from the events alone: first of each business key wins, data time decides."""
+KEYS = {"case-reported": "case_id", "dispatch-requested": "dispatch_id",
+        "review-completed": "review_id", "complaint-filed": "complaint_id",
+        "case-withdrawn": "case_id", "payment-settled": "settlement_id"}
+
+
+def _first_of_each(run: SimRun) -> list[tuple[str, dict[str, Any]]]:
+    """(topic, data) of each business key's first event, in publishing order."""
     seen: set[tuple[str, str]] = set()
+    out = []
+    for ev in run.events:
+        data = json.loads(ev.value)["data"]
+        key = (ev.topic, str(data.get(KEYS.get(ev.topic, ""), ev.event_id)))
+        if key not in seen:
+            seen.add(key)
+            out.append((ev.topic, data))
+    return out
+
+
+def _tally(run: SimRun, period: Period) -> dict[str, Any]:
+    """Recount from the events alone: first of each business key wins, data time decides.
+
+    A survey clock stops at its dispatch's survey, or at the case's withdrawal (SPEC §4.9)
+    if that comes first; a dispatch requested after the withdrawal starts none."""
     intake: Counter[tuple[str, str]] = Counter()
     categories: Counter[str] = Counter()
     surveyed = 0
-    requested: dict[str, tuple[datetime, str]] = {}
-    survey_stops = Counter[str]()
+    requested: dict[str, tuple[datetime, str, str]] = {}  # dispatch → (at, urgency, case)
+    surveys: dict[str, datetime] = {}
+    withdrawn: dict[str, datetime] = {}
 
-    def inside(ts: str) -> bool:
-        return period.start_at <= datetime.fromisoformat(ts) < period.end_at
+    def at(ts: str) -> datetime:
+        return datetime.fromisoformat(ts)
 
-    for ev in run.events:
-        data = json.loads(ev.value)["data"]
-        key = {"case-reported": "case_id", "dispatch-requested": "dispatch_id",
-               "review-completed": "review_id", "complaint-filed": "complaint_id"}[ev.topic]
-        if (ev.topic, data[key]) in seen:
-            continue
-        seen.add((ev.topic, data[key]))
-        if ev.topic == "case-reported" and inside(data["reported_at"]):
-            day = datetime.fromisoformat(data["reported_at"]).astimezone(CST).date().isoformat()
+    def inside(t: datetime) -> bool:
+        return period.start_at <= t < period.end_at
+
+    for topic, data in _first_of_each(run):
+        if topic == "case-reported" and inside(at(data["reported_at"])):
+            day = at(data["reported_at"]).astimezone(CST).date().isoformat()
             intake[(day, data["line"])] += 1
-        elif ev.topic == "complaint-filed" and inside(data["filed_at"]):
+        elif topic == "complaint-filed" and inside(at(data["filed_at"])):
             categories[data["category"]] += 1
-        elif ev.topic == "dispatch-requested":
-            requested[data["dispatch_id"]] = (datetime.fromisoformat(data["requested_at"]),
-                                              data["urgency"])
-        elif ev.topic == "review-completed" and data["stage"] == "survey":
-            done = datetime.fromisoformat(data["completed_at"])
-            surveyed += data["decision"] == "completed" and inside(data["completed_at"])
-            if data["dispatch_id"] in requested and inside(data["completed_at"]):
-                at, urgency = requested[data["dispatch_id"]]
-                survey_stops["stopped"] += 1
-                survey_stops["on_time"] += done - at < SURVEY_WINDOW[urgency]
+        elif topic == "dispatch-requested":
+            requested[data["dispatch_id"]] = (at(data["requested_at"]), data["urgency"],
+                                              data["case_id"])
+        elif topic == "case-withdrawn":
+            withdrawn[data["case_id"]] = at(data["withdrawn_at"])
+        elif topic == "review-completed" and data["stage"] == "survey":
+            surveyed += data["decision"] == "completed" and inside(at(data["completed_at"]))
+            surveys.setdefault(data["dispatch_id"], at(data["completed_at"]))
+    stops: Counter[str] = Counter()
+    for dispatch_id, (started, urgency, case_id) in requested.items():
+        ends = [t for t in (surveys.get(dispatch_id), withdrawn.get(case_id)) if t is not None]
+        if case_id in withdrawn and withdrawn[case_id] < started or not ends:
+            continue  # no clock, or still running
+        if inside(min(ends)):
+            stops["stopped"] += 1
+            stops["on_time"] += min(ends) - started <= SURVEY_WINDOW[urgency]
     return {"intake": intake, "categories": categories, "surveyed": surveyed,
-            "survey_stops": survey_stops}
+            "survey_stops": stops}
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,8 @@ from tests.integration.kafka_helpers import publish
 from topics import TopicNames
 from workers.simulate import generate, publish_run, write_roster_csv
 
+pytestmark = pytest.mark.integration
+
 GROUPS = ("claimdesk_reader", "claimdesk_pii", "claimdesk_worker")
 #: Tables only the migrating user touches.
 OWNER_ONLY = {"schema_migrations"}

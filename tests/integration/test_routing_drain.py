@@ -19,8 +19,8 @@ import pytest
 from topics import TopicNames
 from workers.context import HandlerContext
 from workers.handlers import routing
-from workers.handlers.effects import Effects
 from workers.rules.routing import Adjuster, DispatchRequest, drain_queue
+from workers.store.effects import Effects
 
 pytestmark = pytest.mark.integration
 

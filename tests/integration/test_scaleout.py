@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.integration.chaos_helpers import (
     LoadWatcher,
     PacedPublisher,
@@ -27,6 +29,8 @@ from tests.integration.chaos_helpers import (
 )
 from tests.integration.conftest import WorkerProcess, wait_until
 from topics import V1_INPUT_TOPICS
+
+pytestmark = pytest.mark.integration
 
 _LAG = re.compile(r'^claimdesk_consumer_lag_messages\{([^}]*)\}', re.M)
 # complaints come late in a case's life: the first half of the input may leave some

@@ -140,3 +140,33 @@ def test_scorecard_callback_columns_from_results(dsn: str) -> None:
             (X,)).fetchall()
     assert got == [(NOV, 0, 2, Decimal("3.50"), 1, 1, 2),
                    (DEC, 0, 1, Decimal("1.00"), 1, 0, 0)]
+
+
+async def _reroute(dsn: str) -> None:
+    clock = FakeClock(b.T0)
+    ctx = context(clock)
+    pool = AsyncConnectionPool(dsn, min_size=1, max_size=2, open=False)
+    await pool.open(wait=True)
+    try:
+        sample = (contract_dir() / "roster.sample.csv").read_text(encoding="utf-8")
+        async with unit_of_work(pool) as uow:
+            await replace_roster(uow.conn, parse_roster(sample), ctx)
+            await uow.commit()
+        await apply(pool, "case-reported", [b.case("C1", at=0)], ctx)
+        await apply(pool, "dispatch-requested", [b.dispatch("D1", "C1", at=5, preferred=X)], ctx)
+        without_x = "\n".join(line for line in sample.splitlines() if not line.startswith(X))
+        async with unit_of_work(pool) as uow:  # X leaves: D1 is re-routed (SPEC §4.2 v2)
+            await replace_roster(uow.conn, parse_roster(without_x), ctx)
+            await uow.commit()
+        await apply(pool, "review-completed", [b.review("S1", "C1", "survey", "completed", at=60,
+                                                        dispatch_id="D1", amount="100.00")], ctx)
+    finally:
+        await pool.close()
+
+
+def test_facts_belong_to_the_adjuster_at_survey_time(dsn: str) -> None:
+    asyncio.run(_reroute(dsn))
+    with psycopg.connect(dsn) as conn:
+        got = conn.execute("SELECT adjuster_id, dispatches_assigned, surveys_completed"
+                           " FROM rm_adjuster_scorecard ORDER BY adjuster_id").fetchall()
+    assert got == [("ADJ-GD-0043", 1, 1)]  # nothing left for X, who was assigned first

@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from tests.integration.conftest import wait_until
 from tests.integration.test_lifecycle import load_roster
 from topics import TopicNames
 from workers.simulate import generate, publish_run, write_roster_csv
+
+pytestmark = pytest.mark.integration
 
 
 def _rows(dsn: str, sql: str) -> list[tuple[Any, ...]]:

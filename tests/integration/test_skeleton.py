@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from tests.integration.conftest import wait_until
 from tests.integration.kafka_helpers import event_bytes, publish, read_all
 from topics import TopicNames
+
+pytestmark = pytest.mark.integration
 
 SAMPLES = {
     "case-reported": ["case.reported.json"],

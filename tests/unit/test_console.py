@@ -156,6 +156,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         ("CLAIMDESK_PROGRESS_SECONDS", "0", "greater than 0"),
         ("KAFKA_BOOTSTRAP_SERVERS", "broker-without-port", "host:port"),
         ("DATABASE_URL", "mysql://root:hunter2@db/claims", "postgresql://"),
+        ("CLAIMDESK_PII_DATABASE_URL", "mysql://pii:hunter2@db/claims", "postgresql://"),
     ],
 )
 def test_bad_settings_stop_naming_the_variable(

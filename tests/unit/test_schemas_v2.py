@@ -217,3 +217,12 @@ def test_build_output_reproduces_v2_samples(name: str, model: type[Any], subject
     raw = build_output(doc["type"], data, subject, doc["id"], time)
     assert json.loads(raw) == doc
     assert OUTPUT_EVENTS[doc["type"]].model_validate_json(raw).data == data
+
+
+def test_publisher_fills_exactly_the_contract_pii_paths() -> None:
+    """infra.pii_fill (the outbox's PII references) and schemas.PII_FIELDS must not drift."""
+    from infra.pii_fill import complainant_of, reporter_of, review_reason
+
+    filled = {f.path for f in (*reporter_of("C-1"), *complainant_of("CP-1"), review_reason("R-1"))}
+    contract = {("data", *p.split(".")) for paths in PII_FIELDS.values() for p in paths}
+    assert filled == contract

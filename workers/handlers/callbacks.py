@@ -19,12 +19,13 @@ from typing import Any
 from schemas import CallbackCompleted
 from workers.context import HandlerContext
 from workers.escalations import count_escalations, record_escalations
-from workers.handlers.common import TimelineRow, claim_batch, lock_subjects, timeline_row
-from workers.handlers.effects import ClockOp, Effects, data_hash, flush
+from workers.handlers.common import claim_batch, lock_subjects, timeline_row
 from workers.records import Incoming
 from workers.rules.callbacks import AFTER_RESULT, Attempt, callback_result
 from workers.rules.escalations import DISSATISFIED, REPORT, SUPERVISOR, Escalation
-from workers.rules.sla import Clock, ClockOpKind
+from workers.rules.sla import Clock, ClockOp, ClockOpKind
+from workers.store.effects import Effects, TimelineRow, data_hash, flush
+from workers.store.tables import ParkedKey, ParkedRow
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ async def apply_callback_completed_batch(
                  {"comment": item.event.data.comment})
         row = rows.get(f.callback_id)
         if row is None:
-            fx.parked.append((f.source, f.event_id, "callback", f.callback_id, f.completed_at,
+            fx.parked.append(ParkedRow(f.source, f.event_id, "callback", f.callback_id, f.completed_at,
                               f.payload()))
             fx.timeline.append(timeline_row(item, "parked", "waiting for its callback request"))
             outcomes[n] = "parked"
@@ -243,7 +244,7 @@ async def apply_parked_attempts(conn: Any, fx: Effects, ctx: HandlerContext,
         row = rows.get(f.callback_id)
         if row is not None:
             outcome = apply_attempt(row, f, fx)
-            fx.unparked.append((f.source, f.event_id))
+            fx.unparked.append(ParkedKey(f.source, f.event_id))
             fx.timeline.append(TimelineRow(row.case_id, row.complaint_id, "callback.completed",
                                            f.completed_at, f.source, f.event_id, outcome,
                                            f"attempt {f.attempt} {f.outcome}"))

@@ -7,9 +7,8 @@ from typing import Any
 
 from schemas import CaseReported
 from workers.context import HandlerContext
-from workers.handlers.catastrophes import effective_for, load_versions, lock_catastrophes
+from workers.handlers.catastrophes import effective_for, lock_catastrophes
 from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects, timeline_row
-from workers.handlers.effects import CaseRow, ClockOp, Effects, data_hash, flush
 from workers.handlers.parking import take_parked
 from workers.handlers.review_apply import ReviewFacts, add_clock_ops, apply_case_review
 from workers.handlers.settlements import settle_parked
@@ -19,11 +18,14 @@ from workers.handlers.withdrawals import (
     save_withdrawals,
     take_parked_withdrawals,
 )
-from workers.monitor.surge import count_reports
 from workers.records import Incoming
 from workers.rules.case_lifecycle import CaseStatus, apply_case_reported, on_dispatch_requested
 from workers.rules.catastrophe import latest_versions
 from workers.rules.masking import mask_policy_no
+from workers.store.catastrophes import load_versions
+from workers.store.effects import CaseRow, Effects, data_hash, flush
+from workers.store.surge import count_reports
+from workers.store.tables import ParkedKey
 
 
 async def apply_case_reported_batch(
@@ -60,7 +62,7 @@ async def apply_case_reported_batch(
         fx.release_notices({i.event.data.case_id for i in new}, ctx.clock())
     await _apply_parked(conn, set(fx.cases), ctx, fx)
     await flush(conn, fx)
-    await settle_parked(conn, {row[0] for row in fx.payouts}, ctx)  # SPEC §4.8 parking
+    await settle_parked(conn, {p.payout_id for p in fx.payouts}, ctx)  # SPEC §4.8 parking
     return outcomes
 
 
@@ -83,7 +85,7 @@ async def _apply_parked(conn: Any, case_ids: set[str], ctx: HandlerContext,
         else:
             outcome = await apply_case_review(conn, facts, case, ctx, fx)
             fx.reviews[facts.review_id] = facts.row(outcome)
-        fx.unparked.append((facts.source, facts.event_id))
+        fx.unparked.append(ParkedKey(facts.source, facts.event_id))
     await save_withdrawals(conn, rows)
 
 
@@ -199,4 +201,4 @@ def _start_case(fx: Effects, item: Incoming, first_dispatch: Any, ctx: HandlerCo
     fx.timeline.append(timeline_row(item, "applied"))
 
 
-__all__ = ["ClockOp", "apply_case_reported_batch"]
+__all__ = ["apply_case_reported_batch"]

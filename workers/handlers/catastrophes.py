@@ -27,8 +27,6 @@ from schemas import (
 from topics import ALERTS
 from workers.context import HandlerContext
 from workers.handlers.common import claim_batch
-from workers.handlers.effects import Effects, data_hash, flush
-from workers.monitor.alerts import open_alerts, resolve
 from workers.records import Incoming
 from workers.rules.catastrophe import (
     Declaration,
@@ -38,13 +36,12 @@ from workers.rules.catastrophe import (
     effective_cat_code,
     is_late,
     latest_versions,
-    resolves_at,
 )
+from workers.store.catastrophes import KIND, VERSION_COLUMNS, declaration_from_row, load_versions
+from workers.store.effects import Effects, data_hash, flush
 
 _LOCK = "catastrophes"
 CST = timezone(timedelta(hours=8))
-KIND = "catastrophe"
-_COLUMNS = "cat_code, name, peril, areas, occurred_from, occurred_to, declared_at"
 
 
 async def lock_catastrophes(conn: Any, exclusive: bool = False) -> None:
@@ -60,30 +57,17 @@ def declaration(d: CatastropheDeclared) -> Declaration:
                        d.occurred_to, d.declared_at)
 
 
-def _from_row(row: Sequence[Any]) -> Declaration:
-    areas = row[3] if isinstance(row[3], list) else json.loads(row[3])
-    return Declaration(row[0], row[1], row[2], tuple((a["province"], a.get("city")) for a in areas),
-                       row[4], row[5], row[6])
-
-
-async def load_versions(conn: Any, at: datetime | None = None) -> list[Declaration]:
-    """Every version (declared at or before ``at`` when given)."""
-    where, args = ("WHERE declared_at <= %s", (at,)) if at is not None else ("", ())
-    cur = await conn.execute(f"SELECT {_COLUMNS} FROM catastrophe_versions {where}", args)
-    return [_from_row(r) for r in await cur.fetchall()]
-
-
 async def declared_cover_at(conn: Any, case_id: str, at: datetime) -> str | None:
     """cat_code of a declared catastrophe whose version in force at ``at`` covers the case."""
     cur = await conn.execute(
-        f"SELECT {', '.join('v.' + c for c in _COLUMNS.split(', '))}, c.province, c.city,"
+        f"SELECT {', '.join('v.' + c for c in VERSION_COLUMNS.split(', '))}, c.province, c.city,"
         " c.occurred_at FROM cases c JOIN catastrophe_versions v ON v.declared_at <= %s"
         " WHERE c.case_id = %s", (at, case_id))
     rows = await cur.fetchall()
     if not rows:
         return None
     incident = Incident(rows[0][7], rows[0][8], rows[0][9])
-    return covered_at(incident, [_from_row(r) for r in rows], at)
+    return covered_at(incident, [declaration_from_row(r) for r in rows], at)
 
 
 def effective_for(province: str, city: str, occurred_at: datetime,
@@ -229,18 +213,3 @@ async def _covered(conn: Any, code: str) -> int:
     cur = await conn.execute("SELECT count(*) FROM cases WHERE cat_code = %s", (code,))
     row = await cur.fetchone()
     return int(row[0]) if row else 0
-
-
-async def resolve_catastrophes(conn: Any, now: datetime, ctx: HandlerContext,
-                               fx: Effects) -> None:
-    """Resolve catastrophe alerts once the monitor's clock passes occurred_to + 72 h
-    (of the latest version), with ``resolved_at`` = that instant."""
-    open_rows = await open_alerts(conn, KIND)
-    if not open_rows:
-        return
-    latest = latest_versions(await load_versions(conn))
-    for row in open_rows.values():
-        v = latest.get(row.scope.get("cat_code", ""))
-        at = resolves_at(v) if v is not None else None
-        if at is not None and now > at:
-            await resolve(conn, row, at, ctx, fx)

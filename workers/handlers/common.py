@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from workers.records import Incoming
+from workers.store.effects import TimelineRow
 
 ROUTING_LOCK = "routing"
 
@@ -51,20 +50,6 @@ async def claim_batch(conn: Any, topic: str, items: Sequence[Incoming]
     return outcomes, [(n, i) for n, (i, f) in enumerate(zip(items, fresh, strict=True)) if f]
 
 
-@dataclass(frozen=True)
-class TimelineRow:
-    """One row of ``rm_case_timeline`` (no PII: the detail is our own wording)."""
-
-    case_id: str | None
-    complaint_id: str | None
-    event_type: str
-    event_time: datetime
-    source: str
-    event_id: str
-    outcome: str
-    detail: str | None = None
-
-
 def timeline_row(item: Incoming, outcome: str, detail: str | None = None) -> TimelineRow:
     """The timeline row of an input event."""
     data = item.event.data
@@ -77,23 +62,6 @@ def timeline_row(item: Incoming, outcome: str, detail: str | None = None) -> Tim
         event_id=item.event_id,
         outcome=outcome,
         detail=detail,
-    )
-
-
-async def write_timeline(conn: Any, rows: Iterable[TimelineRow]) -> None:
-    """Insert timeline rows in one statement."""
-    rows = list(rows)
-    if not rows:
-        return
-    cols = list(zip(*[
-        (r.case_id, r.complaint_id, r.event_type, r.event_time, r.source, r.event_id, r.outcome,
-         r.detail) for r in rows
-    ], strict=True))
-    await conn.execute(
-        "INSERT INTO case_timeline (case_id, complaint_id, event_type, event_time, source,"
-        " event_id, outcome, detail) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[],"
-        " %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[])",
-        [list(c) for c in cols],
     )
 
 
@@ -111,19 +79,3 @@ async def lock_subjects(conn: Any, keys: Iterable[str]) -> None:
             " FROM unnest(%b::text[]) AS x ORDER BY 1) AS s",
             (unique,),
         )
-
-
-async def record_data_quality(
-    conn: Any, rows: Sequence[tuple[str, str, str, str | None, str | None, str | None, str,
-                                    datetime | None]],
-) -> None:
-    """Insert data-quality registry rows: (kind, subject_type, subject_id, event_type,
-    source, event_id, detail, data_time); the same issue for the same event is kept once."""
-    if rows:
-        async with conn.cursor() as cur:
-            await cur.executemany(
-                "INSERT INTO data_quality (kind, subject_type, subject_id, event_type, source,"
-                " event_id, detail, data_time) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT DO NOTHING",
-                list(rows),
-            )

@@ -12,7 +12,6 @@ from typing import Any
 from schemas import ComplaintFiled
 from workers.context import HandlerContext
 from workers.handlers.common import claim_batch, lock_subjects, timeline_row
-from workers.handlers.effects import ClockOp, Effects, data_hash, flush
 from workers.handlers.parking import take_parked
 from workers.handlers.review_apply import ReviewFacts
 from workers.records import Incoming
@@ -24,7 +23,9 @@ from workers.rules.complaints import (
     decide_extension,
     should_merge,
 )
-from workers.rules.sla import Clock, ClockOpKind, warn_offset
+from workers.rules.sla import Clock, ClockOp, ClockOpKind, warn_offset
+from workers.store.effects import Effects, data_hash, flush
+from workers.store.tables import ParkedKey
 
 
 @dataclass
@@ -194,7 +195,7 @@ async def apply_complaint_filed_batch(
     await _insert(conn, rows)
     for facts in await take_parked(conn, "complaint", {r[0] for r in rows}):
         fx.reviews[facts.review_id] = facts.row(apply_complaint_review(facts, known, fx))
-        fx.unparked.append((facts.source, facts.event_id))
+        fx.unparked.append(ParkedKey(facts.source, facts.event_id))
     await save_complaints(conn, known)
     await flush(conn, fx)
     return outcomes

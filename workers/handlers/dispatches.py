@@ -10,7 +10,6 @@ from typing import Any
 from schemas import DispatchRequested
 from workers.context import HandlerContext
 from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects, timeline_row
-from workers.handlers.effects import CaseRow, ClockOp, Effects, data_hash, flush, load_cases
 from workers.handlers.review_apply import add_clock_ops
 from workers.handlers.routing import (
     Announcement,
@@ -22,8 +21,9 @@ from workers.handlers.routing import (
 from workers.records import Incoming
 from workers.rules.case_lifecycle import CaseStatus, on_dispatch_requested
 from workers.rules.routing import DispatchRequest, route_dispatch
-from workers.rules.sla import Clock, ClockOpKind, warn_offset, window_for
+from workers.rules.sla import Clock, ClockOp, ClockOpKind, warn_offset, window_for
 from workers.rules.withdrawal import dispatch_after_withdrawal
+from workers.store.effects import CaseRow, Effects, data_hash, flush, load_cases
 
 
 async def apply_dispatch_requested_batch(

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from workers.handlers.effects import Effects
 from workers.handlers.review_apply import ReviewFacts
+from workers.store.effects import Effects
+from workers.store.tables import ParkedRow
 
 
 def park(fx: Effects, facts: ReviewFacts, subject_type: str, subject_id: str) -> str:
     """Park ``facts`` until ``subject_type``/``subject_id`` arrives; returns the outcome."""
-    fx.parked.append((facts.source, facts.event_id, subject_type, subject_id,
+    fx.parked.append(ParkedRow(facts.source, facts.event_id, subject_type, subject_id,
                       facts.completed_at, json.dumps(facts.payload(), ensure_ascii=False)))
     fx.reviews[facts.review_id] = facts.row("parked")
     fx.timeline.append(facts.timeline("parked", f"waiting for {subject_type} {subject_id}"))

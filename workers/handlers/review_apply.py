@@ -12,8 +12,6 @@ from schemas import PayoutApproved, payout_approved_event_id
 from topics import PAYOUT_APPROVED
 from workers.context import HandlerContext
 from workers.handlers.catastrophes import declared_cover_at
-from workers.handlers.common import TimelineRow
-from workers.handlers.effects import CaseRow, ClockOp, Effects
 from workers.rules import notices
 from workers.rules.case_lifecycle import (
     TERMINAL,
@@ -30,8 +28,10 @@ from workers.rules.case_lifecycle import (
     payout_id,
 )
 from workers.rules.four_eyes import SAME_REVIEWER, PriorDecision, four_eyes_refusal
-from workers.rules.sla import Clock, ClockOpKind, warn_offset, window_for
+from workers.rules.sla import Clock, ClockOp, ClockOpKind, warn_offset, window_for
 from workers.rules.withdrawal import ORDER_CONFLICT, review_order_conflict
+from workers.store.effects import CaseRow, Effects, TimelineRow
+from workers.store.tables import PayoutRow, ReviewRow
 
 ZERO = timedelta(0)
 
@@ -73,13 +73,14 @@ class ReviewFacts:
         data["missing_documents_list"] = tuple(data.get("missing_documents_list") or ())
         return cls(**data)
 
-    def row(self, outcome: str) -> tuple[Any, ...]:
+    def row(self, outcome: str) -> ReviewRow:
         """The ``reviews`` table row."""
-        return (self.review_id, self.stage, self.case_id, self.complaint_id, self.dispatch_id,
-                self.reviewer_id, self.decision, self.amount, self.disputed,
-                self.missing_documents, self.completed_at, outcome, self.source, self.event_id,
-                self.data_hash, json.dumps(list(self.missing_documents_list), ensure_ascii=False)
-                if self.missing_documents_list else None)
+        missing = (json.dumps(list(self.missing_documents_list), ensure_ascii=False)
+                   if self.missing_documents_list else None)
+        return ReviewRow(self.review_id, self.stage, self.case_id, self.complaint_id,
+                         self.dispatch_id, self.reviewer_id, self.decision, self.amount,
+                         self.disputed, self.missing_documents, self.completed_at, outcome,
+                         self.source, self.event_id, self.data_hash, missing)
 
     def timeline(self, outcome: str, detail: str | None) -> TimelineRow:
         """The timeline row of this review."""
@@ -181,7 +182,7 @@ def _apply_transition(case: CaseRow, t: Transition, facts: ReviewFacts, policy: 
             approval_path=t.payout.approval_path.value, approved_at=t.payout.approved_at,
             pay_by=t.payout.pay_by, cat_code=case.cat_code,
         )
-        fx.payouts.append((pid, case.case_id, t.payout.review_id, case.insurer,
+        fx.payouts.append(PayoutRow(pid, case.case_id, t.payout.review_id, case.insurer,
                            case.report_no, t.payout.amount, t.payout.approval_path.value,
                            t.payout.approved_at, t.payout.pay_by, case.cat_code, event_id))
         fx.output("payout.approved", PAYOUT_APPROVED, case.case_id, data, event_id, ctx.clock())

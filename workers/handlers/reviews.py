@@ -18,13 +18,13 @@ from workers.handlers.complaints import (
     load_complaints,
     save_complaints,
 )
-from workers.handlers.effects import ClockOp, Effects, data_hash, flush, load_cases
 from workers.handlers.parking import park
 from workers.handlers.review_apply import ReviewFacts, apply_case_review
 from workers.handlers.routing import drain
 from workers.handlers.settlements import settle_parked
 from workers.records import Incoming
-from workers.rules.sla import Clock, ClockOpKind
+from workers.rules.sla import Clock, ClockOp, ClockOpKind
+from workers.store.effects import Effects, data_hash, flush, load_cases
 
 
 def review_facts(item: Incoming) -> ReviewFacts:
@@ -84,7 +84,7 @@ async def apply_review_completed_batch(
         await drain(conn, fx.freed_provinces, freed_at, ctx, fx)
     await save_complaints(conn, complaints)
     await flush(conn, fx)
-    await settle_parked(conn, {row[0] for row in fx.payouts}, ctx)  # SPEC §4.8 parking
+    await settle_parked(conn, {p.payout_id for p in fx.payouts}, ctx)  # SPEC §4.8 parking
     return outcomes
 
 

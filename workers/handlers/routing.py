@@ -14,7 +14,6 @@ from typing import Any
 from schemas import DispatchAssigned, dispatch_assigned_event_id
 from topics import DISPATCH_ASSIGNED
 from workers.context import HandlerContext
-from workers.handlers.effects import Effects
 from workers.rules import notices
 from workers.rules.routing import (
     Adjuster,
@@ -24,6 +23,7 @@ from workers.rules.routing import (
     is_available,
     queue_order_key,
 )
+from workers.store.effects import Effects
 
 
 async def load_roster(conn: Any, provinces: set[str]) -> dict[str, Adjuster]:

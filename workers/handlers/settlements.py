@@ -22,8 +22,7 @@ from schemas import PaymentSettled
 from topics import PAYMENT_SETTLED
 from workers.context import HandlerContext
 from workers.escalations import count_escalations, record_escalations
-from workers.handlers.common import TimelineRow, claim_batch, lock_subjects
-from workers.handlers.effects import CaseRow, ClockOp, Effects, data_hash, flush, load_cases
+from workers.handlers.common import claim_batch, lock_subjects
 from workers.records import Incoming
 from workers.rules import notices
 from workers.rules.case_lifecycle import CaseStatus
@@ -35,7 +34,9 @@ from workers.rules.payments import (
     payout_state,
     resolves_failure,
 )
-from workers.rules.sla import Clock, ClockOpKind
+from workers.rules.sla import Clock, ClockOp, ClockOpKind
+from workers.store.effects import CaseRow, Effects, TimelineRow, data_hash, flush, load_cases
+from workers.store.tables import ParkedKey, ParkedRow
 
 PARK_SUBJECT = "payout"
 
@@ -148,7 +149,7 @@ async def settle_parked(conn: Any, payout_ids: set[str], ctx: HandlerContext) ->
     for f in parked:
         batch.known.pop(f.settlement_id, None)  # its own 'parked' row
         _apply(f, batch, ctx, fx)
-        fx.unparked.append((f.source, f.event_id))
+        fx.unparked.append(ParkedKey(f.source, f.event_id))
     await _write(conn, batch, fx, ctx)
 
 
@@ -162,7 +163,7 @@ def _apply(f: SettlementFacts, b: _Batch, ctx: HandlerContext, fx: Effects) -> s
     b.known[f.settlement_id] = f.data_hash
     payout = b.payouts.get(f.payout_id)
     if payout is None:
-        fx.parked.append((f.source, f.event_id, PARK_SUBJECT, f.payout_id, f.settled_at,
+        fx.parked.append(ParkedRow(f.source, f.event_id, PARK_SUBJECT, f.payout_id, f.settled_at,
                           f.payload()))
         b.rows[f.settlement_id] = f.row("parked")
         fx.timeline.append(f.timeline("parked", f"waiting for payout {f.payout_id}"))

@@ -18,12 +18,13 @@ from typing import Any
 from schemas import CaseWithdrawn, DispatchAssigned, dispatch_assigned_event_id
 from topics import CASE_WITHDRAWN, DISPATCH_ASSIGNED
 from workers.context import HandlerContext
-from workers.handlers.common import ROUTING_LOCK, TimelineRow, claim_batch, lock_subjects
-from workers.handlers.effects import CaseRow, ClockOp, Effects, data_hash, flush, load_cases
+from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects
 from workers.handlers.routing import drain
 from workers.records import Incoming
-from workers.rules.sla import Clock, ClockOpKind
+from workers.rules.sla import Clock, ClockOp, ClockOpKind
 from workers.rules.withdrawal import decide_withdrawal
+from workers.store.effects import CaseRow, Effects, TimelineRow, data_hash, flush, load_cases
+from workers.store.tables import ParkedRow
 
 PARK_SUBJECT = "withdrawal"
 
@@ -94,7 +95,7 @@ async def apply_case_withdrawn_batch(
         known[f.case_id] = f.data_hash
         case = cases.get(f.case_id)
         if case is None:
-            fx.parked.append((f.source, f.event_id, PARK_SUBJECT, f.case_id, f.withdrawn_at,
+            fx.parked.append(ParkedRow(f.source, f.event_id, PARK_SUBJECT, f.case_id, f.withdrawn_at,
                               f.payload()))
             fx.timeline.append(f.timeline("parked", f"waiting for case {f.case_id}"))
             rows.append(f.row("parked"))

@@ -11,11 +11,11 @@ from typing import Any
 
 from topics import REVIEW_COMPLETED
 from workers.context import HandlerContext
-from workers.handlers.effects import Effects
-from workers.monitor.alerts import Condition, reconcile
 from workers.rules.callbacks import SATISFACTION_MAX_SHARE, SATISFACTION_WINDOW, satisfaction_hits
 from workers.rules.complaints import ComplaintFact, group_complaints
 from workers.rules.policy import Policy
+from workers.store.alerts import Condition, reconcile
+from workers.store.effects import Effects
 
 
 async def backlog_conditions(conn: Any, now: datetime, policy: Policy) -> list[Condition]:

@@ -8,7 +8,6 @@ the ``monitor_runs`` row (whoever advances it first).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -19,15 +18,16 @@ from psycopg_pool import AsyncConnectionPool
 from infra.db import unit_of_work
 from infra.metrics import Metrics
 from infra.outbox import outbox_backlog
+from infra.retry import Backoff, run_loop
 from workers.context import HandlerContext
 from workers.escalations import count_escalations, raise_clock_escalations
-from workers.handlers.catastrophes import resolve_catastrophes
-from workers.handlers.effects import Effects, flush
-from workers.handlers.notices import request_delay_notices
 from workers.monitor.health import run_checks
-from workers.monitor.surge import close_windows
 from workers.monitor.sweeper import count_sweep, sweep_clocks
 from workers.ops_samples import sample_ops
+from workers.store.catastrophes import resolve_catastrophes
+from workers.store.effects import Effects, flush
+from workers.store.notices import request_delay_notices
+from workers.store.surge import close_windows
 
 log = logging.getLogger(__name__)
 
@@ -150,22 +150,22 @@ async def run_monitor(pool: AsyncConnectionPool, ctx: HandlerContext, metrics: M
     """Loop until ``stop``: sweep every few seconds, checks every policy interval."""
     every = ctx.policy.default.backlog.check_interval
     last_check: datetime | None = None
-    while not stop.is_set():
+
+    async def step() -> float:
+        nonlocal last_check
         now = ctx.clock()
-        try:
-            while (marks := await sweep_once(pool, now, metrics, ctx)) >= 2000:
-                pass  # a backlog of due clocks: keep sweeping before sleeping
-            log.debug("monitor: sweep set %d SLA mark(s)", marks)
-            if lag_probe is not None:
-                await report_lag(pool, list(lag_probe(now)), now, metrics)
-            if last_check is None or now - last_check >= every:
-                last_check = now
-                await refresh_gauges(pool, metrics)
-                ran = await check_once(pool, now, ctx, every)
-                log.debug("monitor: health checks %s", "run" if ran else "run by another worker")
-                await sample_ops(pool, now)  # ops page history; one process a minute
-        except Exception as exc:  # a dependency failure: log, count, try again next round
-            metrics.transient_errors_total.labels(component="monitor").inc()
-            log.warning("monitor: %s; retrying in %.0f s", type(exc).__name__, sweep_every_s)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), sweep_every_s)
+        while (marks := await sweep_once(pool, now, metrics, ctx)) >= 2000:
+            pass  # a backlog of due clocks: keep sweeping before sleeping
+        log.debug("monitor: sweep set %d SLA mark(s)", marks)
+        if lag_probe is not None:
+            await report_lag(pool, list(lag_probe(now)), now, metrics)
+        if last_check is None or now - last_check >= every:
+            last_check = now
+            await refresh_gauges(pool, metrics)
+            ran = await check_once(pool, now, ctx, every)
+            log.debug("monitor: health checks %s", "run" if ran else "run by another worker")
+            await sample_ops(pool, now)  # ops page history; one process a minute
+        return sweep_every_s
+
+    await run_loop(step, component="monitor", metrics=metrics, stop=stop,
+                   backoff=Backoff(first_s=sweep_every_s, max_s=max(sweep_every_s, 10.0)))

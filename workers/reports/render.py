@@ -7,17 +7,16 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from html import escape
 
-from workers.charts import AnyChart, to_svg
+from workers.charts import Plot, to_svg
 from workers.reports import charts
 from workers.reports.data import LINES, ReportData
 from workers.reports.textfmt import text_table
 from workers.rules.scorecard import Ranked, rank_worst_first
 
-Cell = str | int | Decimal | None
 SCORE_HEADERS = ["rank", "adjuster", "name", "reasons", "penalty", "assigned", "completed",
                  "unable", "on time", "on-time rate", "complaints", "upheld", "reached",
                  "satisfaction", "dissatisfied", "praise", "reports"]
@@ -32,13 +31,15 @@ def _num(v: object) -> str:
 
 
 def title(d: ReportData) -> str:
+    """``月报 Monthly report 2026-11 (2026-11-01 – 2026-11-30, Asia/Shanghai)``."""
     kind = "周报 Weekly report" if d.period.kind == "week" else "月报 Monthly report"
-    last = d.period.end.toordinal() - 1
-    return (f"{kind} {d.period.label} ({d.period.start.isoformat()} – "
-            f"{datetime.fromordinal(last).date().isoformat()}, Asia/Shanghai)")
+    last = d.period.end - timedelta(days=1)
+    return (f"{kind} {d.period.label} ({d.period.start.isoformat()} – {last.isoformat()},"
+            " Asia/Shanghai)")
 
 
 def scorecard_rows(ranked: Iterable[Ranked]) -> list[list[str]]:
+    """The scorecard table's rows in ``SCORE_HEADERS`` order, ranked as given."""
     out = []
     for n, r in enumerate(ranked, 1):
         s = r.row
@@ -163,15 +164,14 @@ def _html_table(headers: list[str], rows: list[list[str]], reasons_col: int | No
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _chart(chart: AnyChart | None, name: str, empty: str,
-           svg: Callable[[AnyChart], str]) -> str:
+def _chart(chart: Plot | None, name: str, empty: str, svg: Callable[[Plot], str]) -> str:
     if chart is None:
         return f'<p class="muted">{escape(empty)}</p>'
     return f'<div class="chart" data-chart="{name}">{inline_svg(svg(chart), name)}</div>'
 
 
 def render_html(d: ReportData, generated_at: datetime,
-                svg: Callable[[AnyChart], str] = to_svg) -> str:
+                svg: Callable[[Plot], str] = to_svg) -> str:
     ranked = rank_worst_first(d.scorecard)
     sections = _sections(d)
     totals = "".join(f'<div class="kpi">{escape(k)}<b>{v}</b></div>' for k, v in d.totals().items())

@@ -18,12 +18,15 @@ in that state is a no-op (e.g. ``initial_review`` when there was no survey).
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from schemas.enums import ApprovalPath as ApprovalPath
+from schemas.enums import Decision as Decision
+from schemas.enums import Stage as Stage
+from schemas.ids import payout_id as payout_id
 from workers.rules.policy import Policy
 from workers.rules.sla import Clock
 
@@ -45,32 +48,6 @@ class CaseStatus(StrEnum):
     REJECTED = "rejected"
     CLOSED = "closed"  # v2: payout paid (结案), or approved 0.00
     WITHDRAWN = "withdrawn"  # v2: 撤案
-
-
-class Stage(StrEnum):
-    """Values of ``rm_cases.stage`` (``None`` when terminal); case review stages."""
-
-    SURVEY = "survey"
-    INITIAL = "initial"
-    SECOND = "second"
-    JOINT = "joint"
-
-
-class Decision(StrEnum):
-    """Decisions of initial / second / joint reviews."""
-
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    DOCUMENTS_REQUESTED = "documents_requested"
-    ESCALATED = "escalated"
-
-
-class ApprovalPath(StrEnum):
-    """``payout.approved.approval_path``."""
-
-    FAST_TRACK = "fast_track"
-    STANDARD = "standard"
-    JOINT = "joint"
 
 
 class RefusalCode(StrEnum):
@@ -168,14 +145,6 @@ class Transition:
     payout: Payout | None = None
     refusal: Refusal | None = None
 
-
-ReviewDecision = Transition
-"""Alias: the result of :func:`decide_review`."""
-
-
-def payout_id(case_id: str, review_id: str) -> str:
-    """``payout_id`` = UUIDv5(URL namespace, ``claimdesk:payout:<case_id>:<review_id>``)."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"claimdesk:payout:{case_id}:{review_id}"))
 
 
 def apply_case_reported(injuries: int, has_cat_code: bool) -> Transition:

@@ -27,21 +27,8 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
+from schemas.enums import Clock as Clock  # the contract's names; rules add no copy
 from workers.rules.policy import Policy
-
-
-class Clock(StrEnum):
-    """SLA clock names as stored in ``rm_sla_clocks.clock``."""
-
-    DISPATCH = "dispatch"
-    SURVEY = "survey"
-    INITIAL_REVIEW = "initial_review"
-    SECOND_REVIEW = "second_review"
-    JOINT_REVIEW = "joint_review"
-    DETERMINATION = "determination"
-    COMPLAINT = "complaint"
-    PAYMENT = "payment"  # v2: approved_at → earliest paid settlement (window: pay_by)
-    CALLBACK = "callback"  # v2: requested → result (§4.10)
 
 
 def window_for(clock: Clock, policy: Policy, urgency: str | None = None) -> timedelta:

@@ -22,7 +22,7 @@ from schemas import (
 )
 from topics import ALERTS
 from workers.context import HandlerContext
-from workers.handlers.effects import Effects
+from workers.store.effects import Effects
 
 _RANK = {"warning": 0, "critical": 1}
 

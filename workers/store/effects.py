@@ -12,20 +12,33 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from infra.outbox import OutboxItem, enqueue
 from infra.pii_fill import PiiRef
 from schemas import build_output
-from workers.handlers.common import TimelineRow, record_data_quality, write_timeline
-from workers.handlers.notices import write_notices
 from workers.rules.case_lifecycle import CaseState, CaseStatus, Stage
 from workers.rules.four_eyes import PriorDecision
 from workers.rules.notices import Notice
-from workers.rules.sla import ClockOp as ClockOp  # the old import path of v1 handlers
+from workers.rules.sla import ClockOp
 from workers.store.clocks import apply_clock_ops
+from workers.store.notices import write_notices
+from workers.store.rows import Row, insert_rows, unnest, update_rows
+from workers.store.tables import (
+    CaseUpdate,
+    DataQualityRow,
+    ParkedKey,
+    ParkedRow,
+    PayoutRow,
+    PiiRow,
+    ReviewRow,
+    TimelineRow,
+)
+
+R = TypeVar("R", bound=Row)
+__all__ = ["CaseRow", "Effects", "TimelineRow", "data_hash", "flush", "load_cases"]
 
 
 def data_hash(data: BaseModel) -> str:
@@ -63,15 +76,17 @@ class Effects:
     """Everything one batch changes besides its inbox rows."""
 
     timeline: list[TimelineRow] = field(default_factory=list)
-    data_quality: list[tuple[Any, ...]] = field(default_factory=list)
+    data_quality: list[DataQualityRow] = field(default_factory=list)
     outbox: list[OutboxItem] = field(default_factory=list)
     clock_ops: list[ClockOp] = field(default_factory=list)
     cases: dict[str, CaseRow] = field(default_factory=dict)
-    payouts: list[tuple[Any, ...]] = field(default_factory=list)
-    reviews: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-    parked: list[tuple[Any, ...]] = field(default_factory=list)
-    unparked: list[tuple[str, str]] = field(default_factory=list)
-    pii: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    payouts: list[PayoutRow] = field(default_factory=list)
+    reviews: dict[str, ReviewRow] = field(default_factory=dict)
+    parked: list[ParkedRow] = field(default_factory=list)
+    unparked: list[ParkedKey] = field(default_factory=list)
+    pii: list[PiiRow] = field(default_factory=list)
+    #: any other typed rows (v2 row kinds), written per kind in the order first added
+    rows: dict[type[Row], list[Row]] = field(default_factory=dict)
     freed_provinces: set[str] = field(default_factory=set)
     #: surge alerts (province, city, opened_at, resolved_at), read once per batch on demand
     surge_alerts: list[tuple[Any, ...]] | None = None
@@ -103,17 +118,21 @@ class Effects:
            event_type: str | None = None, source: str | None = None,
            event_id: str | None = None, data_time: datetime | None = None) -> None:
         """Record a data-quality issue (录入差错登记)."""
-        self.data_quality.append(
-            (kind, subject_type, subject_id, event_type, source, event_id, detail, data_time)
-        )
+        self.data_quality.append(DataQualityRow(kind, subject_type, subject_id, event_type,
+                                                source, event_id, detail, data_time))
 
     def vault(self, subject_type: str, subject_id: str, source: str, event_id: str,
               fields: dict[str, Any]) -> None:
         """Keep raw personal data in the one protected table."""
         present = {k: v for k, v in fields.items() if v not in (None, "")}
         if present:
-            self.pii.append((subject_type, subject_id, source, event_id,
-                             json.dumps(present, ensure_ascii=False)))
+            self.pii.append(PiiRow(subject_type, subject_id, source, event_id,
+                                   json.dumps(present, ensure_ascii=False)))
+
+    def add(self, *rows: Row) -> None:
+        """Queue typed rows of any kind (one INSERT per kind at :func:`flush`)."""
+        for row in rows:
+            self.rows.setdefault(type(row), []).append(row)
 
 
 async def load_cases(conn: Any, case_ids: set[str]) -> dict[str, CaseRow]:
@@ -153,82 +172,43 @@ async def load_cases(conn: Any, case_ids: set[str]) -> dict[str, CaseRow]:
     return out
 
 
-def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    """Rows → one list per column (the parameters of an ``unnest`` statement)."""
-    cols: list[list[Any]] = [[] for _ in range(width)]
-    for row in rows:
-        for col, value in zip(cols, row, strict=True):
-            col.append(value)
-    return cols
-
-
 async def flush(conn: Any, fx: Effects) -> None:
     """Write every collected effect (order matters: rows before the views that join them).
 
-    Each kind of row is written with ONE ``unnest`` statement with binary parameters (not
-    ``executemany``, which costs a protocol round of Python work and a server execution
-    per row; psycopg dumps arrays in binary 5-15x faster than as text).
+    Each kind of row is written with ONE ``unnest`` statement with binary parameters
+    (derived from its row class, :mod:`workers.store.rows`).
     """
-    if fx.pii:
-        await conn.execute(
-            "INSERT INTO pii_vault (subject_type, subject_id, source, event_id, fields)"
-            " SELECT st, sid, src, eid, f::jsonb FROM unnest(%b::text[], %b::text[],"
-            " %b::text[], %b::text[], %b::text[]) AS u(st, sid, src, eid, f)"
-            " ON CONFLICT DO NOTHING", _columns(fx.pii, 5))
-    if fx.reviews:
-        await conn.execute(
-            "INSERT INTO reviews (review_id, stage, case_id, complaint_id, dispatch_id,"
-            " reviewer_id, decision, amount, disputed, missing_documents, completed_at,"
-            " outcome, source, event_id, data_hash, missing_documents_list)"
-            " SELECT r, s, c, p, d, rv, de, a, di, m, ca, o, so, e, h,"
-            " CASE WHEN l IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(l::jsonb))"
-            " END FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
-            " %b::text[], %b::text[],"
-            " %b::numeric[], %b::bool[], %b::int[], %b::timestamptz[], %b::text[], %b::text[],"
-            " %b::text[], %b::text[], %b::text[]) AS u(r, s, c, p, d, rv, de, a, di, m, ca, o,"
-            " so, e, h, l) ON CONFLICT (review_id) DO UPDATE"
-            " SET outcome = EXCLUDED.outcome", _columns(list(fx.reviews.values()), 16))
-    dirty = [c for c in fx.cases.values() if c.dirty]
-    if dirty:
-        await conn.execute(
-            "UPDATE cases c SET status = u.status, stage = u.stage, disputed = u.disputed,"
-            " cat_mode = u.cat_mode, approved_amount = u.approved_amount,"
-            " closed_at = u.closed_at, updated_at = u.updated_at, docs_stage = u.docs_stage,"
-            " decision = u.decision, decided_at = u.decided_at, withdrawn_at = u.withdrawn_at"
-            " FROM unnest(%b::text[], %b::text[], %b::bool[], %b::bool[], %b::numeric[],"
-            " %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[], %b::text[],"
-            " %b::timestamptz[], %b::timestamptz[]) AS u(status, stage,"
-            " disputed, cat_mode, approved_amount, closed_at, updated_at, docs_stage, case_id,"
-            " decision, decided_at, withdrawn_at)"
-            " WHERE c.case_id = u.case_id",
-            _columns([(c.state.status.value, c.state.stage.value if c.state.stage else None,
-                       c.state.disputed, bool(c.state.cat_mode), c.approved_amount, c.closed_at,
-                       c.updated_at,
-                       c.state.stage.value if c.state.status is CaseStatus.DOCUMENTS_PENDING
-                       and c.state.stage else None, c.case_id, c.decision, c.decided_at,
-                       c.withdrawn_at) for c in dirty], 12))
+    await insert_rows(conn, _typed(PiiRow, fx.pii))
+    await insert_rows(conn, _typed(ReviewRow, list(fx.reviews.values())))
+    await update_rows(conn, [_case_update(c) for c in fx.cases.values() if c.dirty], ["case_id"])
     if fx.clock_ops:
         await apply_clock_ops(conn, fx.clock_ops)
-    if fx.payouts:
-        await conn.execute(
-            "INSERT INTO payouts (payout_id, case_id, review_id, insurer, report_no, amount,"
-            " approval_path, approved_at, pay_by, cat_code, event_id) SELECT * FROM"
-            " unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
-            " %b::numeric[], %b::text[], %b::timestamptz[], %b::timestamptz[], %b::text[],"
-            " %b::text[]) ON CONFLICT DO NOTHING", _columns(fx.payouts, 11))
-    if fx.parked:
-        await conn.execute(
-            "INSERT INTO parked_events (source, event_id, subject_type, subject_id,"
-            " data_time, payload) SELECT src, eid, st, sid, dt, p::jsonb FROM unnest(%b::text[],"
-            " %b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[])"
-            " AS u(src, eid, st, sid, dt, p) ON CONFLICT DO NOTHING", _columns(fx.parked, 6))
+    await insert_rows(conn, _typed(PayoutRow, fx.payouts))
+    await insert_rows(conn, _typed(ParkedRow, fx.parked))
     if fx.unparked:
-        await conn.execute(
-            "DELETE FROM parked_events p USING unnest(%b::text[], %b::text[]) AS u(src, eid)"
-            " WHERE p.source = u.src AND p.event_id = u.eid", _columns(fx.unparked, 2))
+        keys = _typed(ParkedKey, fx.unparked)
+        await conn.execute(f"DELETE FROM parked_events p USING {unnest(ParkedKey)}"
+                           " WHERE p.source = u.source AND p.event_id = u.event_id",
+                           [[k.source for k in keys], [k.event_id for k in keys]])
+    for rows in fx.rows.values():
+        await insert_rows(conn, rows)
     if fx.notices or fx.notice_cases:
         fx.outbox += await write_notices(conn, fx.notices, fx.notice_cases,
                                          fx.notice_time or datetime.now(UTC))
     await enqueue(conn, fx.outbox)
-    await write_timeline(conn, fx.timeline)
-    await record_data_quality(conn, fx.data_quality)
+    await insert_rows(conn, _typed(TimelineRow, fx.timeline))
+    await insert_rows(conn, _typed(DataQualityRow, fx.data_quality))
+
+
+def _case_update(c: CaseRow) -> CaseUpdate:
+    stage = c.state.stage.value if c.state.stage else None
+    pending = c.state.status is CaseStatus.DOCUMENTS_PENDING
+    return CaseUpdate(c.case_id, c.state.status.value, stage, c.state.disputed,
+                      bool(c.state.cat_mode), c.approved_amount, c.closed_at, c.updated_at,
+                      stage if pending else None, c.decision, c.decided_at, c.withdrawn_at)
+
+
+def _typed(cls: type[R], items: Sequence[Any]) -> list[R]:
+    """``items`` as ``cls`` rows; a positional tuple (the pre-typed-rows API, still used by
+    handlers written before it) is converted field by field."""
+    return [i if isinstance(i, cls) else cls(*i) for i in items]

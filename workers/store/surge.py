@@ -18,8 +18,6 @@ from typing import Any
 
 from schemas import Staffing, format_timestamp
 from workers.context import HandlerContext
-from workers.handlers.effects import Effects
-from workers.monitor.alerts import Condition, escalate, open_alert, open_alerts, resolve
 from workers.rules.policy import Policy
 from workers.rules.surge import (
     SurgeEvent,
@@ -33,6 +31,8 @@ from workers.rules.surge import (
     window_start,
     windows_to_close,
 )
+from workers.store.alerts import Condition, escalate, open_alert, open_alerts, resolve
+from workers.store.effects import Effects
 
 log = logging.getLogger(__name__)
 CST = timezone(timedelta(hours=8))

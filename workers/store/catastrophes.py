@@ -1,0 +1,46 @@
+"""Declared catastrophes in Postgres (SPEC §4.5 v2): versions read by the
+``catastrophe-declared`` handler and the case handlers, alerts resolved by the monitor
+(here so that handlers and monitor never import each other)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from workers.context import HandlerContext
+from workers.rules.catastrophe import Declaration, latest_versions, resolves_at
+from workers.store.alerts import open_alerts, resolve
+from workers.store.effects import Effects
+
+KIND = "catastrophe"
+VERSION_COLUMNS = "cat_code, name, peril, areas, occurred_from, occurred_to, declared_at"
+
+
+def declaration_from_row(row: Sequence[Any]) -> Declaration:
+    areas = row[3] if isinstance(row[3], list) else json.loads(row[3])
+    return Declaration(row[0], row[1], row[2], tuple((a["province"], a.get("city")) for a in areas),
+                       row[4], row[5], row[6])
+
+
+async def load_versions(conn: Any, at: datetime | None = None) -> list[Declaration]:
+    """Every version (declared at or before ``at`` when given)."""
+    where, args = ("WHERE declared_at <= %s", (at,)) if at is not None else ("", ())
+    cur = await conn.execute(f"SELECT {VERSION_COLUMNS} FROM catastrophe_versions {where}", args)
+    return [declaration_from_row(r) for r in await cur.fetchall()]
+
+
+async def resolve_catastrophes(conn: Any, now: datetime, ctx: HandlerContext,
+                               fx: Effects) -> None:
+    """Resolve catastrophe alerts once the monitor's clock passes occurred_to + 72 h
+    (of the latest version), with ``resolved_at`` = that instant."""
+    open_rows = await open_alerts(conn, KIND)
+    if not open_rows:
+        return
+    latest = latest_versions(await load_versions(conn))
+    for row in open_rows.values():
+        v = latest.get(row.scope.get("cat_code", ""))
+        at = resolves_at(v) if v is not None else None
+        if at is not None and now > at:
+            await resolve(conn, row, at, ctx, fx)
