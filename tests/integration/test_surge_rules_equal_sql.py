@@ -26,8 +26,6 @@ from hypothesis import strategies as st
 from infra.db import migrate
 from tests.integration.conftest import dsn_with_schema
 from tests.integration.inproc import FakeClock, context
-from workers.handlers.effects import Effects
-from workers.monitor.surge import close_windows, count_reports
 from workers.rules.policy import Policy
 from workers.rules.surge import (
     SurgeEvent,
@@ -39,6 +37,8 @@ from workers.rules.surge import (
     window_start,
     windows_to_close,
 )
+from workers.store.effects import Effects
+from workers.store.surge import close_windows, count_reports
 
 pytestmark = pytest.mark.integration
 CST = timezone(timedelta(hours=8))
