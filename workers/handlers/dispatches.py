@@ -9,7 +9,13 @@ from typing import Any
 
 from schemas import DispatchRequested
 from workers.context import HandlerContext
-from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects, timeline_row
+from workers.handlers.common import (
+    ROUTING_LOCK,
+    claim_batch,
+    lock_routing,
+    lock_subjects,
+    timeline_row,
+)
 from workers.handlers.review_apply import add_clock_ops
 from workers.handlers.routing import (
     Announcement,
@@ -37,10 +43,12 @@ async def apply_dispatch_requested_batch(
     # capacity goes to the earliest request whatever the consumer interleaving was.
     todo.sort(key=lambda t: (t[1].event.data.requested_at, t[1].event.data.dispatch_id))
     case_ids = {i.event.data.case_id for _, i in todo}
-    await lock_subjects(conn, [ROUTING_LOCK] + [f"case:{c}" for c in case_ids])
+    provinces = {i.event.data.location.province for _, i in todo}
+    await lock_subjects(conn, [f"case:{c}" for c in case_ids], shared=[ROUTING_LOCK])
+    await lock_routing(conn, provinces)  # a request is routed within its province only
     existing = await _existing(conn, {i.event.data.dispatch_id for _, i in todo})
     cases = await load_cases(conn, case_ids)
-    roster = await load_roster(conn, {i.event.data.location.province for _, i in todo})
+    roster = await load_roster(conn, provinces)
     before = dict(roster)
     fx = Effects()
     inserts: list[tuple[Any, ...]] = []
