@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from schemas import CallbackCompleted
 from workers.context import HandlerContext
 from workers.escalations import count_escalations, record_escalations
@@ -85,7 +87,7 @@ class CallbackRow:
 
 
 async def apply_callback_completed_batch(
-    conn: Any, items: Sequence[Incoming], ctx: HandlerContext
+    conn: AsyncConnection[Any], items: Sequence[Incoming], ctx: HandlerContext
 ) -> list[str]:
     """Apply a batch of callback.completed events; one outcome per event."""
     outcomes, todo = await claim_batch(conn, "callback-completed", items)
@@ -133,7 +135,7 @@ def apply_attempt(row: CallbackRow, f: AttemptFacts, fx: Effects) -> str:
     return "applied"
 
 
-async def save_callbacks(conn: Any, rows: dict[str, CallbackRow], fx: Effects,
+async def save_callbacks(conn: AsyncConnection[Any], rows: dict[str, CallbackRow], fx: Effects,
                          ctx: HandlerContext) -> None:
     """Write attempts, results, clock stops and follow-up escalations of changed callbacks."""
     attempts = [(r.callback_id, f.attempt, f.outcome, f.satisfaction, f.praise, f.report,
@@ -158,7 +160,7 @@ async def save_callbacks(conn: Any, rows: dict[str, CallbackRow], fx: Effects,
         count_escalations(ctx.metrics, raised)
 
 
-async def _settle(conn: Any, r: CallbackRow, fx: Effects,
+async def _settle(conn: AsyncConnection[Any], r: CallbackRow, fx: Effects,
                   ctx: HandlerContext) -> list[Escalation]:
     result = callback_result(a.rule for a in r.attempts.values())
     res = result.result
@@ -198,7 +200,7 @@ def _follow_up(r: CallbackRow, cause: str, to: str, at: datetime, what: str) -> 
                       to, at, None, f"{what} of {subject}", r.insurer)
 
 
-async def restop_callback_clock(conn: Any, cid: str, at: datetime) -> None:
+async def restop_callback_clock(conn: AsyncConnection[Any], cid: str, at: datetime) -> None:
     """Move a stopped callback clock's stop to ``at`` and re-settle its marks there (a
     callback clock never pauses, so this is ``rules.sla.final_marks_on_stop`` at ``at``)."""
     await conn.execute(
@@ -210,7 +212,7 @@ async def restop_callback_clock(conn: Any, cid: str, at: datetime) -> None:
         {"at": at, "cid": cid})
 
 
-async def load_callbacks(conn: Any, ids: set[str]) -> dict[str, CallbackRow]:
+async def load_callbacks(conn: AsyncConnection[Any], ids: set[str]) -> dict[str, CallbackRow]:
     """The sent (enqueued) callbacks among ``ids`` with their applied attempts."""
     if not ids:
         return {}
@@ -230,7 +232,7 @@ async def load_callbacks(conn: Any, ids: set[str]) -> dict[str, CallbackRow]:
     return rows
 
 
-async def apply_parked_attempts(conn: Any, fx: Effects, ctx: HandlerContext,
+async def apply_parked_attempts(conn: AsyncConnection[Any], fx: Effects, ctx: HandlerContext,
                                 ids: Sequence[str]) -> None:
     """Apply attempts parked for these (just sent) callbacks, in data-time order."""
     cur = await conn.execute(

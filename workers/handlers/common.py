@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from workers.records import Incoming
 from workers.store.effects import TimelineRow
 
 ROUTING_LOCK = "routing"
 
 
-async def claim_inbox(conn: Any, topic: str, items: Sequence[Incoming]) -> list[bool]:
+async def claim_inbox(conn: AsyncConnection[Any], topic: str, items: Sequence[Incoming]) -> list[bool]:
     """Record each (source, id) in the inbox; True where the event is new.
 
     Within one batch the first occurrence of an identity wins.
@@ -38,7 +40,7 @@ async def claim_inbox(conn: Any, topic: str, items: Sequence[Incoming]) -> list[
     return out
 
 
-async def claim_batch(conn: Any, topic: str, items: Sequence[Incoming]
+async def claim_batch(conn: AsyncConnection[Any], topic: str, items: Sequence[Incoming]
                       ) -> tuple[list[str], list[tuple[int, Incoming]]]:
     """Claim the batch in the inbox: (outcome per event, the new events with their index).
 
@@ -65,7 +67,7 @@ def timeline_row(item: Incoming, outcome: str, detail: str | None = None) -> Tim
     )
 
 
-async def lock_subjects(conn: Any, keys: Iterable[str]) -> None:
+async def lock_subjects(conn: AsyncConnection[Any], keys: Iterable[str]) -> None:
     """Take transaction-level advisory locks on subjects, in one global order.
 
     Every handler locks its subjects (``case:<id>``, ``complaint:<id>``, ``routing``)
