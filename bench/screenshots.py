@@ -30,7 +30,7 @@ from workers.charts import javascript_bundle
 from workers.monitor.loop import check_once
 from workers.ops_page import render_ops_page
 from workers.ops_samples import sample_ops
-from workers.report import period_report
+from workers.report import period_report, resolve_period
 from workers.roster import read_roster_file, replace_roster
 from workers.sim.model import SimRun
 from workers.simulate import generate, write_roster_csv
@@ -143,7 +143,7 @@ def monthly_report(dsn: str, out: Path, work: Path, month_start: datetime) -> No
                       tick=timedelta(hours=2)))
     report = work / "report.html"
     label = f"{month_start + timedelta(hours=8):%Y-%m}"  # the Shanghai month
-    report.write_text(period_report(url, "month", label, "html"), encoding="utf-8")
+    report.write_text(period_report(url, resolve_period("month", label), "html"), encoding="utf-8")
     shutil.copy(report, out / "report-monthly.html")
     chromium_shot(report, out / "report-monthly.png", "1200,3400")
 

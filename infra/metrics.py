@@ -55,6 +55,10 @@ CLOCKS = ("dispatch", "survey", "initial_review", "second_review", "joint_review
           "determination", "complaint")
 
 
+#: ``component`` label values of the error counters: each input topic's pipeline and the loops.
+COMPONENTS = (*INPUT_TOPICS, "monitor", "outbox_relay", "runtime")
+
+
 def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
     """Create the bundle in ``registry`` (a fresh one when omitted, e.g. in tests).
 
@@ -75,10 +79,11 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         metrics.escalations_total.labels(cause=cause, level="supervisor")
     for kind in NOTICE_KINDS:
         metrics.notices_total.labels(kind=kind)
-    # found by the real-Prometheus test: without a zero series these two were absent from
+    # found by the real-Prometheus test: without a zero series these were absent from
     # /metrics until their first increment, so the dashboard's panels named missing metrics
-    for component in (*INPUT_TOPICS, "monitor", "outbox_relay"):
+    for component in COMPONENTS:
         metrics.transient_errors_total.labels(component=component)
+        metrics.unexpected_errors_total.labels(component=component)
     for kind in ("dispatch", "closing", "complaint"):
         for outcome in ("requested", "reached", "unreachable", "refused"):
             metrics.callbacks_total.labels(kind=kind, outcome=outcome)

@@ -300,7 +300,7 @@ def _operation(action: str, channel: str, msg_names: list[str]) -> Any:
 
 
 def render() -> str:
-    """The document as committed: sorted-free, 2-space JSON, UTF-8 kept, trailing newline."""
+    """The document as committed: 2-space indented JSON in generation order, UTF-8 kept."""
     return json.dumps(asyncapi_document(), indent=2, ensure_ascii=False) + "\n"
 
 

@@ -181,16 +181,17 @@ def cmd_report_daily(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_report_period(settings: Settings, args: argparse.Namespace) -> int:
     """Print (or write) the weekly or monthly report."""
     from workers.bootstrap import connections
-    from workers.report import period_report
+    from workers.report import period_report, resolve_period
     from workers.reports.period import PeriodError
 
     kind = "week" if args.report_command == "weekly" else "month"
     try:
-        with connections(settings) as s:
-            text = period_report(s.dsn(), kind, getattr(args, kind), args.format)
-    except PeriodError as exc:
+        period = resolve_period(kind, getattr(args, kind))
+    except PeriodError as exc:  # before connecting: a typo starts no embedded stack
         print(f"claimdesk report {args.report_command}: {exc}", file=sys.stderr)
         return 2
+    with connections(settings) as s:
+        text = period_report(s.dsn(), period, args.format)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"wrote {args.output}")
@@ -287,6 +288,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
+        if settings.policy_file is not None:  # fail before starting anything, not minutes in
+            from workers.bootstrap import load_policy
+
+            load_policy(settings)
     except ConfigError as exc:
         print(f"claimdesk: {exc}", file=sys.stderr)
         return 2

@@ -141,7 +141,11 @@ HELP: dict[str, tuple[str, str]] = {
     "cat declare": (
         "Publish a catastrophe.declared event (巨灾): its areas and occurrence period.",
         "examples:\n"
-        "  claimdesk cat declare --help                     see the options",
+        "  claimdesk cat declare --code TY-2026-21 --name 台风“杜苏芮” --peril typhoon \\\n"
+        "    --area 福建省/泉州市 --area 浙江省 --from 2026-07-27T20:00:00+08:00\n"
+        "  claimdesk cat declare --code TY-2026-21 --name 台风“杜苏芮” --peril typhoon \\\n"
+        "    --area 福建省 --from 2026-07-27T20:00:00+08:00 --to 2026-07-30T08:00:00+08:00\n"
+        "                                     a later declaration replaces the earlier one",
     ),
 }
 

@@ -14,6 +14,7 @@ Other causes (``dissatisfied``, ``report``, ``payment_failed``) call
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
@@ -78,6 +79,13 @@ async def raise_clock_escalations(conn: Any, ctx: HandlerContext, fx: Effects,
     return await record_escalations(conn, fx, raised, ctx.clock())
 
 
+def recipient_id(to: str) -> str:
+    """``to`` as the contract's id (no whitespace or control characters, ≤ 128): an owner or
+    supervisor id built from an insurer code with a space (``desk:<insurer>``) must not make
+    the escalation — and with it the sweeper's transaction — fail validation forever."""
+    return (re.sub(r"[\s\x00-\x1f\x7f]+", "_", to) or "_")[:128]
+
+
 async def record_escalations(conn: Any, fx: Effects, escalations: Sequence[Escalation],
                              now: datetime) -> list[Escalation]:
     """Insert escalations once each (by id) and queue ``escalation.raised`` for the new ones.
@@ -89,7 +97,8 @@ async def record_escalations(conn: Any, fx: Effects, escalations: Sequence[Escal
     by_id = {escalation_id(e.subject_type, e.subject_id, e.cause, e.level): e
              for e in escalations}
     rows = [(eid, e.subject_type, e.subject_id, e.case_id, e.complaint_id, e.cause, e.level,
-             e.to, e.raised_at, e.due_at, e.summary, e.insurer) for eid, e in by_id.items()]
+             recipient_id(e.to), e.raised_at, e.due_at, e.summary, e.insurer)
+            for eid, e in by_id.items()]
     cur = await conn.execute(
         "INSERT INTO escalations (escalation_id, subject_type, subject_id, case_id,"
         " complaint_id, cause, level, to_id, raised_at, due_at, summary, insurer)"
@@ -102,7 +111,7 @@ async def record_escalations(conn: Any, fx: Effects, escalations: Sequence[Escal
         e = by_id[eid]
         data = EscalationRaised(
             escalation_id=eid, subject_type=e.subject_type, subject_id=e.subject_id,
-            case_id=e.case_id, cause=e.cause, level=e.level, to=e.to, raised_at=e.raised_at,
+            case_id=e.case_id, cause=e.cause, level=e.level, to=recipient_id(e.to), raised_at=e.raised_at,
             due_at=e.due_at, summary=e.summary)
         fx.output("escalation.raised", ESCALATIONS, e.key, data, eid, now)
     return [by_id[eid] for eid in new]

@@ -10,10 +10,14 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 import psycopg
 
 from workers.reports.textfmt import pad, width
+
+if TYPE_CHECKING:
+    from workers.reports.period import Period
 
 COLUMNS = ("insurer", "line", "province", "reported", "dispatched", "surveyed", "approved",
            "rejected", "complaints", "sla_breaches")
@@ -52,18 +56,21 @@ def render(rows: list[tuple[object, ...]], fmt: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def period_report(dsn: str, kind: str, value: str | None, fmt: str,
-                  now: datetime | None = None) -> str:
-    """The weekly (``kind`` week, ``value`` like 2026-W48) or monthly (month, 2026-11) report;
-    ``value`` None = the period holding today. Raises PeriodError on a bad value."""
-    from workers.reports.data import fetch_report
+def resolve_period(kind: str, value: str | None, now: datetime | None = None) -> Period:
+    """``kind`` week (``value`` like 2026-W48) or month (2026-11); None = the one holding
+    today. Raises PeriodError on a bad value — before anything connects."""
     from workers.reports.period import current, parse_month, parse_week
-    from workers.reports.render import render_csv, render_html, render_table
 
     if value is None:
-        period = current(kind, now)
-    else:
-        period = parse_week(value) if kind == "week" else parse_month(value)
+        return current(kind, now)
+    return parse_week(value) if kind == "week" else parse_month(value)
+
+
+def period_report(dsn: str, period: Period, fmt: str, now: datetime | None = None) -> str:
+    """The weekly or monthly report of ``period`` as a table, CSV or HTML."""
+    from workers.reports.data import fetch_report
+    from workers.reports.render import render_csv, render_html, render_table
+
     data = fetch_report(dsn, period)
     if fmt == "csv":
         return render_csv(data)

@@ -56,10 +56,14 @@ class Scenario:
     events: list[SimEvent]
     roster: list[dict[str, str]]
     distinct: int  # distinct (source, id) identities published
-    excluded_cases: set[str]  # outcome depends on when the surge alert opened (SPEC §4.3)
+    #: outcome depends on when the surge alert opened (SPEC §4.3), or (v2) the case is
+    #: withdrawn: what its survey and dispatch did depends on whether they were applied
+    #: before the withdrawal (SPEC §4.9); those are checked by rule (:func:`invariants`)
+    excluded_cases: set[str]
     burst_cases: set[str]  # cases of the future surge window: cat_mode is timing-dependent
     compare_days_before: date  # rm_daily_stats rows compared: days before this one
     expected_status: dict[str, str] = field(default_factory=dict)
+    withdrawn: set[str] = field(default_factory=set)
 
 
 def mixed_roster(seed: int) -> list[dict[str, str]]:
@@ -97,10 +101,12 @@ def build_scenario(n_cases: int, seed: int, now: datetime | None = None,
     identities = {(json.loads(e.value)["source"], e.event_id) for e in events}
     return Scenario(
         events=events, roster=rows, distinct=len(identities),
-        excluded_cases=past.expected.surge_sensitive | burst.expected.surge_sensitive,
+        excluded_cases=(past.expected.surge_sensitive | burst.expected.surge_sensitive
+                        | past.expected.withdrawn | burst.expected.withdrawn),
         burst_cases=set(burst.expected.status),
         compare_days_before=(now - timedelta(days=2)).astimezone(CST).date(),
         expected_status={**past.expected.status, **burst.expected.status},
+        withdrawn=past.expected.withdrawn | burst.expected.withdrawn,
     )
 
 
@@ -419,7 +425,7 @@ _VIEWS: dict[str, tuple[str, str]] = {
     "rm_cases": ("case_id", "insurer, report_no, policy_no_masked, line, channel, province, city,"
                  " district, cause, status, stage, docs_stage, cat_code, cat_mode, injuries,"
                  " disputed, estimated_amount, approved_amount, reported_at, occurred_at,"
-                 " closed_at, updated_at"),
+                 " closed_at, updated_at, owner, decision, decided_at, withdrawn_at"),
     "rm_reviews": ("review_id", "stage, case_id, complaint_id, dispatch_id, reviewer_id,"
                    " decision, amount, disputed, missing_documents, completed_at, outcome"),
     "rm_complaints": ("complaint_id", "case_id, insurer, channel, category, against_adjuster_id,"
@@ -427,15 +433,17 @@ _VIEWS: dict[str, tuple[str, str]] = {
     "rm_sla_clocks": ("subject_type, subject_id, clock", "insurer, line, province, started_at,"
                       " due_at, warn_at, warned_at, breached_at, stopped_at, paused"),
     "rm_payouts": ("payout_id", "case_id, review_id, insurer, amount, approval_path,"
-                   " approved_at, pay_by, cat_code"),
+                   " approved_at, pay_by, cat_code, status, paid_at, failed_at, failure_code"),
+    "rm_settlements": ("settlement_id", "case_id, payout_id, status, amount, settled_at,"
+                       " failure_code, bank_ref, outcome"),
 }
 
 
 def _case_of(view: str, key: tuple[Any, ...], row: tuple[Any, ...]) -> str | None:
     if view == "rm_cases":
         return str(key[0])
-    if view in ("rm_reviews", "rm_payouts"):
-        return row[0] if view == "rm_payouts" else row[1]
+    if view in ("rm_reviews", "rm_payouts", "rm_settlements"):
+        return row[1] if view == "rm_reviews" else row[0]
     if view == "rm_sla_clocks":
         return str(key[1]) if key[0] == "case" else None
     return None
@@ -495,7 +503,13 @@ def snapshot(system: System, scenario: Scenario) -> dict[str, Any]:
         r[0]: r[1:] for r in system.rows(
             "SELECT dispatch_id, case_id, task, skill, province, city, district, urgency,"
             " requested_at, survey_due_by, closed_at, status, adjuster_id,"
-            " route_reason = %s FROM rm_dispatches", (SURVEY_FIRST,))}
+            " route_reason = %s FROM rm_dispatches", (SURVEY_FIRST,)) if r[1] not in excluded}
+    # v2 notices: which (kind, subject, trigger) were decided; dispatch_assigned depends on
+    # routing order in the contended province, delay on the sweeper (compared by id only)
+    snap["rm_notices"] = {
+        r[0]: r[1:] for r in system.rows(
+            "SELECT notice_id, kind, case_id, complaint_id, trigger_id FROM rm_notices"
+            " WHERE kind NOT IN ('dispatch_assigned', 'delay')") if r[2] not in excluded}
     snap["adjusters"] = {
         r[0]: r[1:] for r in system.rows(
             "SELECT adjuster_id, province, cities, skills, capacity, active, in_roster,"
@@ -545,7 +559,7 @@ def _dispatch_diffs(ref: dict[str, tuple[Any, ...]], got: dict[str, tuple[Any, .
 def compare(ref: dict[str, Any], got: dict[str, Any]) -> list[str]:
     """Differences between a reference snapshot and another run's (empty = equal)."""
     out: list[str] = []
-    for view in (*_VIEWS, "rm_daily_stats", "rm_alerts", "adjusters"):
+    for view in (*_VIEWS, "rm_daily_stats", "rm_alerts", "adjusters", "rm_notices"):
         out += _diff_map(view, ref[view], got[view])
     for view in ("rm_case_timeline", "rm_data_quality"):
         out += _diff_counter(view, ref[view], got[view])
@@ -643,20 +657,33 @@ def invariants(system: System, outputs: dict[str, list[Output]], scenario: Scena
     if payout_ids != on_topic:
         out.append(f"payout.approved topic has {len(on_topic)} payout ids, rm_payouts"
                    f" {len(payout_ids)} (difference {sorted(payout_ids ^ on_topic)[:3]})")
-    out += _decision_invariants(system, decisions_on_topic(outputs))
+    out += _decision_invariants(system, decisions_on_topic(outputs), scenario.withdrawn)
+    # SPEC §4.9 by rule: a withdrawn case (withdrawn before any decision) ends withdrawn,
+    # without payout, with every case clock stopped
+    for case_id, status in system.rows(
+            "SELECT case_id, status FROM rm_cases WHERE case_id = ANY(%s)"
+            " AND (status <> 'withdrawn' OR closed_at IS NULL OR EXISTS (SELECT 1 FROM"
+            " rm_sla_clocks k WHERE k.subject_type = 'case' AND k.subject_id = case_id"
+            " AND k.stopped_at IS NULL))", (sorted(scenario.withdrawn),)):
+        out.append(f"withdrawn case {case_id}: {status}, or a clock still running")
     for adj, load, cap in system.rows(
             "SELECT adjuster_id, load, capacity FROM rm_adjuster_load WHERE load > capacity"):
         out.append(f"adjuster {adj}: load {load} > capacity {cap}")
     return out[:30]
 
 
-def _decision_invariants(system: System, decided: dict[str, set[tuple[Any, ...]]]) -> list[str]:
+def _decision_invariants(system: System, decided: dict[str, set[tuple[Any, ...]]],
+                         withdrawn: set[str]) -> list[str]:
     out = []
     rows = system.rows(
         "SELECT dispatch_id, status, adjuster_id, route_reason = %s, requested_at IS NOT NULL,"
-        " province FROM rm_dispatches", (SURVEY_FIRST,))
-    for d, status, adjuster, survey_first, requested, province in rows:
+        " province, case_id FROM rm_dispatches", (SURVEY_FIRST,))
+    for d, status, adjuster, survey_first, requested, province, case_id in rows:
         events = decided.pop(d, set())
+        if case_id in withdrawn:  # routed or born cancelled, by order (SPEC §4.9)
+            if len([e for e in events if e[1] == "assigned"]) > 1:
+                out.append(f"dispatch {d}: assigned twice")
+            continue
         queued = [e for e in events if e[1] == "queued"]
         assigned = [e for e in events if e[1] == "assigned"]
         problem = None

@@ -62,6 +62,15 @@ def test_withdrawal_stops_clocks_cancels_dispatches_and_drains_the_queue(dsn: st
     ]))
     assert outcomes[2:] == [["applied"], ["duplicate"], ["refused", "refused"],
                             ["applied", "refused"]]
+    # D-3 was born cancelled (requested before the withdrawal, applied after it): its survey
+    # clock stopped at the withdrawal, until its earlier survey arrives and wins
+    assert _q(dsn, "SELECT stopped_at FROM rm_sla_clocks WHERE subject_id = 'D-3'") == [
+        (b.T0 + timedelta(minutes=30),)]
+    asyncio.run(_run(dsn, [("review-completed", [
+        b.review("R-S3", "C-1", "survey", "completed", at=20, amount="1.00",
+                 dispatch_id="D-3")])]))
+    assert _q(dsn, "SELECT stopped_at FROM rm_sla_clocks WHERE subject_id = 'D-3'") == [
+        (b.T0 + timedelta(minutes=20),)]
     at = b.T0 + timedelta(minutes=30)
     assert _q(dsn, "SELECT status, stage, closed_at FROM rm_cases WHERE case_id = 'C-1'") == [
         ("withdrawn", None, at)]
@@ -72,13 +81,14 @@ def test_withdrawal_stops_clocks_cancels_dispatches_and_drains_the_queue(dsn: st
     # D-1 was cancelled (load freed, D-2 assigned), then its survey still closed it
     assert _q(dsn, "SELECT dispatch_id, status, adjuster_id FROM rm_dispatches"
                    " ORDER BY dispatch_id") == [
-        ("D-1", "surveyed", "ADJ-1"), ("D-2", "assigned", "ADJ-1"), ("D-3", "cancelled", None)]
+        ("D-1", "surveyed", "ADJ-1"), ("D-2", "assigned", "ADJ-1"), ("D-3", "surveyed", None)]
     events = [json.loads(bytes(r[0]))["data"] for r in _q(
         dsn, "SELECT value FROM outbox WHERE topic = 'dispatch-assigned' ORDER BY seq")]
     assert [(e["dispatch_id"], e["status"]) for e in events] == [
         ("D-1", "assigned"), ("D-2", "queued"), ("D-1", "cancelled"), ("D-2", "assigned")]
     assert sorted(_q(dsn, "SELECT kind FROM rm_data_quality WHERE subject_id = 'C-1'")) == [
-        ("case_withdrawn",), ("case_withdrawn",), ("case_withdrawn",), ("order_conflict",)]
+        ("case_withdrawn",), ("case_withdrawn",), ("case_withdrawn",), ("case_withdrawn",),
+        ("order_conflict",), ("order_conflict",)]
     assert _q(dsn, "SELECT withdrawn FROM rm_daily_stats WHERE withdrawn > 0") == [(1,)]
 
 

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -173,6 +174,20 @@ def test_bad_settings_stop_naming_the_variable(
     assert err.startswith("claimdesk: ") and name in err and "hunter2" not in err
 
 
+def test_a_bad_policy_file_stops_before_anything_starts(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[defaults.sla]\npaymnet = \"5d\"\n", encoding="utf-8")
+    clean_env.setenv("CLAIMDESK_POLICY_FILE", str(policy))
+    assert cli.main(["migrate"]) == 2
+    err = capsys.readouterr().err
+    assert "CLAIMDESK_POLICY_FILE" in err and "defaults.sla.paymnet: unknown key" in err
+    clean_env.setenv("CLAIMDESK_POLICY_FILE", str(tmp_path / "missing.toml"))
+    assert cli.main(["migrate"]) == 2
+    assert "missing.toml" in capsys.readouterr().err
+
+
 def test_good_settings_load(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("CLAIMDESK_LOG_FORMAT", "json")
     clean_env.setenv("CLAIMDESK_LOG_LEVEL", "debug")
@@ -182,3 +197,18 @@ def test_good_settings_load(clean_env: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     assert (settings.log_format, settings.log_level) == ("json", "DEBUG")
     assert "CLAIMDESK_TOPIC_PREFIX" in known_variables()
+
+
+def test_every_claimdesk_variable_the_code_reads_is_known() -> None:
+    """A knob read from the environment but unknown to load_settings would stop the CLI."""
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    read = set()
+    for folder in ("workers", "infra", "schemas", "topics", "bench", "tests"):
+        for path in (root / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            read |= set(re.findall(r"""environ(?:\.get\(|\[)\s*["'](CLAIMDESK_[A-Z_]+)["']""", text))
+            read |= set(re.findall(r"""getenv\(\s*["'](CLAIMDESK_[A-Z_]+)["']""", text))
+    assert read, "the scan found nothing: the pattern is broken"
+    assert read - known_variables() == set()

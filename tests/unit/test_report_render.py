@@ -8,7 +8,7 @@ import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from workers.charts import values
+from workers.charts import spec, values
 from workers.reports import charts
 from workers.reports.data import DAILY_COLUMNS, CallbackDay, ClockRate, ComplaintCategory, ReportData
 from workers.reports.period import parse_week
@@ -52,10 +52,10 @@ def test_table_and_csv_carry_the_same_figures() -> None:
 
 def test_chart_specs_hold_the_report_figures() -> None:
     d = _data()
-    intake = values(charts.intake_chart(d).to_dict())
+    intake = values(spec(charts.intake_chart(d)))
     assert sorted((r["day"], r["line"], r["reported"]) for r in intake) == [
         ("2026-11-23", "auto", 5), ("2026-11-23", "property", 2), ("2026-11-24", "auto", 3)]
-    on_time = values(charts.on_time_chart(d).to_dict())
+    on_time = values(spec(charts.on_time_chart(d)))
     assert [(r["clock"], r["rate"]) for r in on_time] == [
         ("dispatch", 0.9), ("survey", 1.0)]  # payment: nothing stopped, not drawn
     assert charts.callbacks_chart(ReportData(d.period, ())) is None

@@ -156,7 +156,11 @@ class _DispatchCloses:
             return False
         self.updates.append((facts.dispatch_id, facts.completed_at, facts.review_id))
         self.states[str(facts.dispatch_id)] = ("surveyed", province)
-        fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "dispatch", str(facts.dispatch_id),
+        # stop_earliest: a dispatch cancelled by its case's withdrawal before its (earlier)
+        # survey was applied had its clock stopped at withdrawn_at; the survey time wins,
+        # as if applied in data-time order (SPEC §4.9)
+        kind = ClockOpKind.STOP_EARLIEST if status == "cancelled" else ClockOpKind.STOP
+        fx.clock_ops.append(ClockOp(kind, "dispatch", str(facts.dispatch_id),
                                     Clock.SURVEY.value, facts.completed_at))
         if status == "assigned":
             fx.freed_provinces.add(province)

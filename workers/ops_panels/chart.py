@@ -1,6 +1,6 @@
 """Charts on the ops page: the server ships Vega-Lite specs, the browser draws them.
 
-A panel calls :func:`chart_block` with an Altair chart; the page shell loads the vega-embed
+A panel calls :func:`chart_block` with a :class:`~workers.charts.Plot`; the page shell loads the vega-embed
 bundle from ``/assets/vega.js`` (served by the worker, see :mod:`workers.web`) and renders every
 block as SVG (:data:`LOADER`). The worker never renders a chart itself: rendering holds the GIL
 and would stall its consumers. Specs skip schema validation here (a few ms each, every refresh);
@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 
-from workers.charts import AnyChart, spec_json
+from workers.charts import Plot, spec_json
 from workers.ops_panels.html import SHANGHAI
 
 ASSET_PATH = "/assets/vega.js"
@@ -30,8 +30,8 @@ window.addEventListener("load", function () {
 </script>"""
 
 
-def chart_block(name: str, chart: AnyChart) -> str:
-    """A placeholder ``div`` plus the chart's spec as inert JSON (``name``: [a-z0-9_-])."""
+def chart_block(name: str, chart: Plot) -> str:
+    """A placeholder ``div`` plus the plot's spec as inert JSON (``name``: [a-z0-9_-])."""
     safe = escape(name)
     return (f'<div class="chart" data-chart="{safe}"></div>'
             f'<script type="application/json" id="spec-{safe}">{spec_json(chart, validate=False)}'

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import altair as alt
 
-from workers.charts import AnyChart, data
+from workers.charts import Plot, data, tooltips
 from workers.ops_panels.base import PageTime, Panel, Reader, Row
 from workers.ops_panels.chart import chart_block
 from workers.ops_panels.html import section
@@ -24,20 +24,20 @@ async def fetch_at_risk(db: Reader, t: PageTime) -> list[Row]:
     return await db.rows(Q_AT_RISK, *([t.now] * Q_AT_RISK.count("%s")))
 
 
-def at_risk_chart(rows: list[Row]) -> AnyChart | None:
+def at_risk_chart(rows: list[Row]) -> Plot | None:
     if not rows:
         return None
     values = [{"clock": clock, "due": BUCKETS[bucket], "order": bucket, "clocks": n}
               for clock, bucket, n in rows]
-    return alt.Chart(data(values)).mark_bar().encode(
+    return Plot(alt.Chart(data()).mark_bar().encode(
         y=alt.Y("clock:N", title=None),
         x=alt.X("sum(clocks):Q", title="running clocks"),
         color=alt.Color("due:N", title="due", sort=list(BUCKETS),
                         scale=alt.Scale(domain=list(BUCKETS), range=list(COLORS)),
                         legend=alt.Legend(orient="top")),
         order=alt.Order("order:Q"),
-        tooltip=["clock:N", "due:N", "clocks:Q"],
-    ).properties(width=420, height=max(60, 24 * len({r[0] for r in rows})))
+        tooltip=tooltips("clock:N", "due:N", "clocks:Q"),
+    ).properties(width=420, height=max(60, 24 * len({r[0] for r in rows}))), values)
 
 
 def render_at_risk(rows: list[Row], t: PageTime) -> str:

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import altair as alt
 
-from workers.charts import AnyChart, data
+from workers.charts import Plot, data, tooltips
 from workers.ops_panels.base import PageTime, Panel, Reader, Row
 from workers.ops_panels.chart import chart_block, local
 from workers.ops_panels.html import section
@@ -54,7 +54,7 @@ def scope_label(key: str, level: str | None) -> str:
     return f"{label} ⚠ {level}" if level else label
 
 
-def surge_chart(w: Windows, t: PageTime) -> AnyChart | None:
+def surge_chart(w: Windows, t: PageTime) -> Plot | None:
     if not w.rows:
         return None
     rows = []
@@ -71,15 +71,15 @@ def surge_chart(w: Windows, t: PageTime) -> AnyChart | None:
         x=x, y=alt.Y("count:Q", title="reports / 10 min"),
         color=alt.Color("over:N", legend=None, scale=alt.Scale(
             domain=["normal", "warning", "critical"], range=["#5b8fd0", "#f0a500", "#b3261e"])),
-        tooltip=["scope:N", "count:Q", "warning:Q", "critical:Q"])
+        tooltip=tooltips("scope:N", "count:Q", "warning:Q", "critical:Q"))
     warn_rule = alt.Chart().mark_rule(color="#f0a500", strokeDash=[5, 3]).encode(
-        y="mean(warning):Q")
+        y=alt.Y("mean(warning):Q"))
     crit_rule = alt.Chart().mark_rule(color="#b3261e", strokeDash=[2, 2]).encode(
-        y="mean(critical):Q")
+        y=alt.Y("mean(critical):Q"))
     layered = alt.layer(bars, warn_rule, crit_rule).properties(width=250, height=120)
-    facet = alt.FacetChart(data=data(rows), spec=layered,
+    facet = alt.FacetChart(data=data(), spec=layered,
                            facet=alt.Facet("scope:N", title=None, sort=order), columns=3)
-    return facet.resolve_scale(y="independent")  # each city against its own thresholds
+    return Plot(facet.resolve_scale(y="independent"), rows)  # each city on its own scale
 
 
 def render_windows(w: Windows, t: PageTime) -> str:

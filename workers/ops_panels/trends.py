@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import altair as alt
 
-from workers.charts import AnyChart, data
+from workers.charts import Plot, data, tooltips
 from workers.ops_panels.base import PageTime, Panel, Reader, Row
 from workers.ops_panels.chart import chart_block, local
 from workers.ops_panels.html import section
@@ -23,18 +23,18 @@ async def fetch_samples(db: Reader, t: PageTime) -> list[Row]:
     return await db.rows(Q_SAMPLES, t.now - SPAN, t.now, list(LABELS))
 
 
-def trends_chart(samples: list[Row], t: PageTime) -> AnyChart | None:
+def trends_chart(samples: list[Row], t: PageTime) -> Plot | None:
     if not samples:
         return None
     rows = [{"metric": LABELS[m], "t": local(at), "value": v} for m, at, v in samples]
-    return alt.Chart(data(rows)).mark_line(interpolate="step-after").encode(
+    return Plot(alt.Chart(data()).mark_line(interpolate="step-after").encode(
         x=alt.X("t:T", title=None, scale=alt.Scale(type="utc"), axis=alt.Axis(format="%H:%M")),
         y=alt.Y("value:Q", title=None),
         color=alt.Color("metric:N", title=None, sort=list(LABELS.values()),
                         scale=alt.Scale(range=["#2f6fb3", "#b3261e", "#f0a500"]),
                         legend=alt.Legend(orient="top")),
-        tooltip=["metric:N", "value:Q"],
-    ).properties(width=520, height=180)
+        tooltip=tooltips("metric:N", "value:Q"),
+    ).properties(width=520, height=180), rows)
 
 
 def render_trends(samples: list[Row], t: PageTime) -> str:

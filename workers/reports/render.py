@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from html import escape
 
-from workers.charts import AnyChart, to_svg
+from workers.charts import Plot, to_svg
 from workers.reports import charts
 from workers.reports.data import LINES, ReportData
 from workers.reports.textfmt import text_table
@@ -164,15 +164,14 @@ def _html_table(headers: list[str], rows: list[list[str]], reasons_col: int | No
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _chart(chart: AnyChart | None, name: str, empty: str,
-           svg: Callable[[AnyChart], str]) -> str:
+def _chart(chart: Plot | None, name: str, empty: str, svg: Callable[[Plot], str]) -> str:
     if chart is None:
         return f'<p class="muted">{escape(empty)}</p>'
     return f'<div class="chart" data-chart="{name}">{inline_svg(svg(chart), name)}</div>'
 
 
 def render_html(d: ReportData, generated_at: datetime,
-                svg: Callable[[AnyChart], str] = to_svg) -> str:
+                svg: Callable[[Plot], str] = to_svg) -> str:
     ranked = rank_worst_first(d.scorecard)
     sections = _sections(d)
     totals = "".join(f'<div class="kpi">{escape(k)}<b>{v}</b></div>' for k, v in d.totals().items())

@@ -13,6 +13,7 @@ from workers.sim.data import City
 from workers.sim.model import CST, CasePlan, Expected, SimEvent, SimRun
 from workers.sim.plan import Planner
 from workers.sim.roster import adjusters_by_city, roster
+from workers.sim.settle import unsettle
 
 _WINDOW = timedelta(minutes=10)
 
@@ -68,6 +69,10 @@ def generate(
         window = window_start(begin + spread * 0.9)
         burst = sorted(window + timedelta(seconds=rng.randrange(600)) for _ in range(surge_cases))
         plans += [planner.case(at, city, weather=rng.random() < 0.5) for at in burst]
+    sensitive = surge_sensitive(plans)
+    for plan in plans:
+        if plan.case_id in sensitive:
+            unsettle(plan)
     indexed = [(s.offset + p.reported_at, i, s) for p in plans for i, s in enumerate(p.steps)]
     indexed.sort(key=lambda item: item[0])
     events = [step.render(at) for at, _, step in indexed]

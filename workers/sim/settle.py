@@ -8,6 +8,8 @@ workers' rules), so the simulated-run test compares two implementations:
   mismatch, bank rejection) and are paid after a correction; a few are paid and returned
   by the bank (half of them paid again); a few get no settlement (the case stays
   ``approved``);
+- payouts whose approving review a surge could change (catastrophe-mode fast track, so
+  another ``payout_id``) are not settled (:func:`unsettle`, applied by the batch generator);
 - a few cases are withdrawn before any decision: their review chain stops there (no
   decision is published, so there is no withdrawal/decision race), complaints go on.
 """
@@ -47,6 +49,15 @@ def add_v2_traffic(plan: CasePlan) -> None:
         _withdraw(rng, plan, decisions)
     elif plan.status == "approved" and plan.payout and plan.payout_review_id:
         _settle(rng, plan, max(s.offset for s in decisions))
+
+
+def unsettle(plan: CasePlan) -> None:
+    """Drop the settlements of a case a surge may fast-track (catastrophe mode): its payout
+    would come from another review, with another ``payout_id``, which the simulator cannot
+    know; the case then stays ``approved``."""
+    if any(s.topic == "payment-settled" for s in plan.steps):
+        plan.steps = [s for s in plan.steps if s.topic != "payment-settled"]
+        plan.status = "approved"
 
 
 def _withdraw(rng: random.Random, plan: CasePlan, decisions: list[Step]) -> None:

@@ -26,7 +26,6 @@ from topics import CUSTOMER_NOTICES
 from workers.rules.notices import (
     COMPLAINT_EXTENDED,
     COMPLAINT_KINDS,
-    DELAY,
     Notice,
     delay,
     suppressed_by_withdrawal,
@@ -127,15 +126,17 @@ async def request_delay_notices(conn: AsyncConnection[Any], fx: Any, now: dateti
     Run in the sweeper's transaction, so it sees every mark, whether the sweeper set it or
     a decision settled it after its warning instant: live runs and replays request the same
     notice (trigger ``determination``, time = the mark). Several sweepers at once request
-    it once (``notices`` is keyed by the notice id). Returns how many were requested.
+    it once (rows claimed with SKIP LOCKED, flagged ``delay_noticed``; ``notices`` is keyed
+    by the notice id anyway). Returns how many were requested.
     """
     cur = await conn.execute(
-        "SELECT c.subject_id, c.warned_at, c.due_at FROM sla_clocks c"
-        " WHERE c.subject_type = 'case' AND c.clock = 'determination'"
-        " AND c.warned_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM notices n"
-        " WHERE n.case_id = c.subject_id AND n.kind = %s) ORDER BY c.subject_id LIMIT %s",
-        (DELAY, limit))
-    rows = await cur.fetchall()
+        "UPDATE sla_clocks c SET delay_noticed = true FROM (SELECT subject_type, subject_id,"
+        " clock FROM sla_clocks WHERE clock = 'determination' AND warned_at IS NOT NULL"
+        " AND NOT delay_noticed ORDER BY subject_id LIMIT %s FOR UPDATE SKIP LOCKED) d"
+        " WHERE c.subject_type = d.subject_type AND c.subject_id = d.subject_id"
+        " AND c.clock = d.clock RETURNING c.subject_type, c.subject_id, c.warned_at, c.due_at",
+        (limit,))
+    rows = [r[1:] for r in await cur.fetchall() if r[0] == "case"]
     for case_id, warned_at, due_at in rows:
         fx.notice(delay(case_id, warned_at, due_at), now)
     return len(rows)
