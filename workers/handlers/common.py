@@ -10,7 +10,17 @@ from psycopg import AsyncConnection
 from workers.records import Incoming
 from workers.store.effects import TimelineRow
 
+#: The whole routing state. Taken *exclusively* by work that routes in every province at
+#: once (roster loads); every per-province routing transaction takes it *shared* (through
+#: ``lock_subjects(..., shared=[ROUTING_LOCK])``) and then :func:`lock_routing` for its
+#: provinces, so workers routing different provinces never wait for each other (routing
+#: never crosses a province, SPEC §4.2) while a roster load still excludes them all.
 ROUTING_LOCK = "routing"
+
+
+def routing_lock(province: str) -> str:
+    """Subject key of one province's routing state (roster loads, queue, assignments)."""
+    return f"routing:{province}"
 
 
 async def claim_inbox(conn: AsyncConnection[Any], topic: str, items: Sequence[Incoming]) -> list[bool]:
@@ -67,17 +77,29 @@ def timeline_row(item: Incoming, outcome: str, detail: str | None = None) -> Tim
     )
 
 
-async def lock_subjects(conn: AsyncConnection[Any], keys: Iterable[str]) -> None:
+async def lock_subjects(conn: AsyncConnection[Any], keys: Iterable[str], shared: Iterable[str] = ()) -> None:
     """Take transaction-level advisory locks on subjects, in one global order.
 
     Every handler locks its subjects (``case:<id>``, ``complaint:<id>``, ``routing``)
     through here, sorted by lock key, so concurrent workers never deadlock on them and
-    a check-then-park never races the arrival of the case it waits for.
+    a check-then-park never races the arrival of the case it waits for. ``shared`` keys
+    are taken in shared mode (unless also in ``keys``). Keys are scoped by the schema
+    (advisory locks are per database), so deployments — and tests — in different schemas
+    of one database never wait for each other's subjects.
     """
-    unique = sorted(set(keys))
-    if unique:
+    modes = dict.fromkeys(shared, True) | dict.fromkeys(keys, False)
+    if modes:
         await conn.execute(
-            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(x, 7) AS k"
-            " FROM unnest(%b::text[]) AS x ORDER BY 1) AS s",
-            (unique,),
+            "SELECT CASE WHEN s THEN pg_advisory_xact_lock_shared(k) ELSE pg_advisory_xact_lock(k)"
+            " END FROM (SELECT hashtextextended(current_schema() || '/' || x, 7) AS k,"
+            " bool_and(s) AS s FROM"
+            " unnest(%b::text[], %b::bool[]) AS u(x, s) GROUP BY 1 ORDER BY 1) AS t",
+            (list(modes), list(modes.values())),
         )
+
+
+async def lock_routing(conn: AsyncConnection[Any], provinces: Iterable[str]) -> None:
+    """Exclusive routing locks of ``provinces``, taken *after* the transaction's subject
+    locks (which include :data:`ROUTING_LOCK`, shared): every transaction takes its
+    province locks last, so the lock order stays global and deadlock-free."""
+    await lock_subjects(conn, [routing_lock(p) for p in provinces])

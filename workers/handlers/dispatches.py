@@ -12,7 +12,13 @@ from psycopg import AsyncConnection
 
 from schemas import DispatchRequested
 from workers.context import HandlerContext
-from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects, timeline_row
+from workers.handlers.common import (
+    ROUTING_LOCK,
+    claim_batch,
+    lock_routing,
+    lock_subjects,
+    timeline_row,
+)
 from workers.handlers.review_apply import add_clock_ops
 from workers.handlers.routing import (
     Announcement,
@@ -114,10 +120,12 @@ async def apply_dispatch_requested_batch(
 
 async def _load(conn: AsyncConnection[Any], items: list[Incoming]) -> _Batch:
     case_ids = {i.event.data.case_id for i in items}
-    await lock_subjects(conn, [ROUTING_LOCK] + [f"case:{c}" for c in case_ids])
+    provinces = {i.event.data.location.province for i in items}
+    await lock_subjects(conn, [f"case:{c}" for c in case_ids], shared=[ROUTING_LOCK])
+    await lock_routing(conn, provinces)  # a request is routed within its province only
     existing = await _existing(conn, {i.event.data.dispatch_id for i in items})
     cases = await load_cases(conn, case_ids)
-    roster = await load_roster(conn, {i.event.data.location.province for i in items})
+    roster = await load_roster(conn, provinces)
     return _Batch(existing, cases, roster, dict(roster))
 
 

@@ -117,6 +117,18 @@ async def surge_open_at(conn: AsyncConnection[Any], province: str, city: str, at
                for p, c, opened, resolved in fx.surge_alerts)
 
 
+async def _declared_cover(conn: Any, case_id: str, at: datetime, fx: Effects) -> str | None:
+    """:func:`declared_cover_at`, without its per-review query while no catastrophe was
+    ever declared (the usual case; one EXISTS per batch, kept in ``fx``). Declarations
+    take the catastrophe lock exclusively and review batches hold it shared, so the
+    answer cannot change within a batch."""
+    if fx.any_catastrophe is None:
+        cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM catastrophe_versions)")
+        row = await cur.fetchone()
+        fx.any_catastrophe = bool(row and row[0])
+    return await declared_cover_at(conn, case_id, at) if fx.any_catastrophe else None
+
+
 async def apply_case_review(
     conn: AsyncConnection[Any], facts: ReviewFacts, case: CaseRow, ctx: HandlerContext, fx: Effects
 ) -> str:
@@ -132,7 +144,7 @@ async def apply_case_review(
             # catastrophe mode (SPEC §4.3): an open surge for the city, or (v2) a declared
             # catastrophe whose version in force at completed_at covers the case
             surge = (await surge_open_at(conn, case.province, case.city, facts.completed_at, fx)
-                     or await declared_cover_at(conn, case.case_id, facts.completed_at)
+                     or await _declared_cover(conn, case.case_id, facts.completed_at, fx)
                      is not None)
         review = ReviewInput(facts.review_id, stage, Decision(facts.decision),
                              facts.completed_at, facts.amount, facts.disputed)

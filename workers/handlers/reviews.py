@@ -13,7 +13,7 @@ from psycopg import AsyncConnection
 from schemas import ReviewCompleted
 from workers.context import HandlerContext
 from workers.handlers.catastrophes import lock_catastrophes
-from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects
+from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_routing, lock_subjects
 from workers.handlers.complaints import (
     apply_complaint_review,
     complaint_case_locks,
@@ -43,9 +43,8 @@ def review_facts(item: Incoming) -> ReviewFacts:
 
 
 def _locks(facts: list[ReviewFacts]) -> list[str]:
-    keys = [f"complaint:{f.complaint_id}" if f.stage == "complaint" else f"case:{f.case_id}"
+    return [f"complaint:{f.complaint_id}" if f.stage == "complaint" else f"case:{f.case_id}"
             for f in facts]
-    return keys + ([ROUTING_LOCK] if any(f.stage == "survey" for f in facts) else [])
 
 
 async def apply_review_completed_batch(
@@ -58,16 +57,18 @@ async def apply_review_completed_batch(
         return outcomes
     facts_all = [f for _, _, f in todo]
     complaint_ids = {str(f.complaint_id) for f in facts_all if f.stage == "complaint"}
-    await lock_subjects(conn, _locks(facts_all) + await complaint_case_locks(conn, complaint_ids))
+    surveyed = {f.dispatch_id for f in facts_all if f.stage == "survey" and f.dispatch_id}
+    await lock_subjects(conn, _locks(facts_all) + await complaint_case_locks(conn, complaint_ids),
+                        shared=[ROUTING_LOCK] if surveyed else [])
     await lock_catastrophes(conn)  # an initial decision and a declaration: one order (§4.3)
+    states = await _locked_dispatch_states(conn, surveyed)  # province locks: taken last
     known = await _known_reviews(conn, {f.review_id for f in facts_all})
     cases = await load_cases(conn, {f.case_id for f in facts_all
                                     if f.case_id and f.stage != "complaint"})
     complaints = await load_complaints(conn, complaint_ids)
     fx = Effects()
     freed_at: datetime | None = None
-    closes = _DispatchCloses(await _dispatch_states(
-        conn, {f.dispatch_id for f in facts_all if f.stage == "survey" and f.dispatch_id}))
+    closes = _DispatchCloses(states)
     for n, item, facts in todo:
         if facts.review_id in known:
             outcomes[n] = "duplicate"
@@ -117,12 +118,28 @@ async def _known_reviews(conn: AsyncConnection[Any], ids: set[str]) -> dict[str,
     return {r[0]: r[1] for r in await cur.fetchall()}
 
 
-async def _dispatch_states(conn: AsyncConnection[Any], ids: set[str]) -> dict[str, tuple[str, Any]]:
-    """dispatch_id → (status, province) of the known dispatches among ``ids``.
+async def _locked_dispatch_states(conn: AsyncConnection[Any], ids: set[str]) -> dict[str, tuple[str, Any]]:
+    """:func:`_dispatch_states` under the routing locks of the dispatches' provinces.
 
-    The caller holds the ``routing`` lock (every survey batch takes it, as does every
-    dispatch batch), so these rows cannot change before :meth:`_DispatchCloses.write`.
+    A dispatch's province is set once (by its request, under its case lock, which this
+    batch holds when the survey names the same case), so: read, lock those provinces, read
+    again; the second read is stable — every status change (routing, drains, closes) holds
+    its province's lock. A province seen only on the second read (a survey naming another
+    case than its dispatch) is locked in a further round; the rare lock-order inversion
+    that allows is a deadlock Postgres detects, retried as transient.
     """
+    locked: set[str] = set()
+    while True:
+        states = await _dispatch_states(conn, ids)
+        provinces = {p for _, p in states.values() if p is not None} - locked
+        if not provinces:
+            return states
+        await lock_routing(conn, provinces)
+        locked |= provinces
+
+
+async def _dispatch_states(conn: AsyncConnection[Any], ids: set[str]) -> dict[str, tuple[str, Any]]:
+    """dispatch_id → (status, province) of the known dispatches among ``ids``."""
     if not ids:
         return {}
     cur = await conn.execute(

@@ -1,7 +1,8 @@
 """Dispatch routing against Postgres: roster with live loads, assignment, queue drain.
 
-Callers hold the ``routing`` subject lock, so loads read here cannot change under them
-and load never exceeds capacity, whatever the number of workers.
+Callers hold the routing lock of every province they route in (``common.lock_routing``,
+or ``ROUTING_LOCK`` exclusively for all provinces), so loads read here cannot change
+under them and load never exceeds capacity, whatever the number of workers.
 """
 
 from __future__ import annotations

@@ -92,6 +92,8 @@ class Effects:
     freed_provinces: set[str] = field(default_factory=set)
     #: surge alerts (province, city, opened_at, resolved_at), read once per batch on demand
     surge_alerts: list[tuple[Any, ...]] | None = None
+    #: was any catastrophe declared? read once per batch (``review_apply._declared_cover``)
+    any_catastrophe: bool | None = None
     #: customer notices decided (SPEC §4.12), cases whose waiting notices may go out now,
     #: and the processing time for their envelopes (see :meth:`notice`)
     notices: list[Notice] = field(default_factory=list)
