@@ -9,6 +9,8 @@ from psycopg import AsyncConnection
 
 from schemas import CaseReported
 from workers.context import HandlerContext
+from workers.handlers.callback_requests import send_callbacks
+from workers.handlers.callback_triggers import became_terminal, closing_requests
 from workers.handlers.catastrophes import effective_for, lock_catastrophes
 from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects, timeline_row
 from workers.handlers.parking import take_parked
@@ -64,6 +66,8 @@ async def apply_case_reported_batch(
         fx.release_notices({i.event.data.case_id for i in new}, ctx.clock())
     await _apply_parked(conn, set(fx.cases), ctx, fx)
     await flush(conn, fx)
+    await send_callbacks(conn, ctx, await closing_requests(conn, became_terminal(fx), ctx),
+                         case_ids={i.event.data.case_id for i in new})
     await settle_parked(conn, {p.payout_id for p in fx.payouts}, ctx)  # SPEC §4.8 parking
     return outcomes
 

@@ -14,6 +14,8 @@ from psycopg.rows import class_row, dict_row
 
 from schemas import ComplaintFiled
 from workers.context import HandlerContext
+from workers.handlers.callback_requests import send_callbacks
+from workers.handlers.callback_triggers import complaint_requests, late_complaint_requests
 from workers.handlers.common import claim_batch, lock_subjects, timeline_row
 from workers.handlers.parking import take_parked
 from workers.handlers.review_apply import ReviewFacts
@@ -46,12 +48,21 @@ class ComplaintRow:
     due_at: datetime | None = None
     extensions: int = 0
     extended_at: datetime | None = None
+    insurer: str = ""
+    against_adjuster_id: str | None = None
     closed_by: str | None = None
     dirty: bool = False
 
 
 _COMPLAINT_COLS = ("complaint_id, case_id, category, status, merged_into, filed_at, closed_at,"
-                   " due_at, extensions, extended_at")
+                   " due_at, extensions, extended_at, insurer, against_adjuster_id")
+
+
+def closed_now(rows: dict[str, ComplaintRow]) -> list[tuple[str, str | None, str | None, str,
+                                                           datetime]]:
+    """Complaints closed in this batch (callback trigger, SPEC §4.10)."""
+    return [(r.complaint_id, r.case_id, r.against_adjuster_id, r.insurer, r.closed_at)
+            for r in rows.values() if r.dirty and r.closed_by and r.closed_at is not None]
 
 
 async def load_complaints(conn: AsyncConnection[Any], ids: set[str]) -> dict[str, ComplaintRow]:
@@ -219,6 +230,9 @@ async def apply_complaint_filed_batch(
         b.fx.unparked.append(ParkedKey(facts.source, facts.event_id))
     await save_complaints(conn, b.known)
     await flush(conn, b.fx)
+    requests = await late_complaint_requests(
+        conn, [(r.case_id, r.filed_at) for r in b.inserts if r.case_id is not None], ctx)
+    await send_callbacks(conn, ctx, requests + complaint_requests(closed_now(b.known), ctx))
     return outcomes
 
 
@@ -234,7 +248,9 @@ def _decide_filed(item: Incoming, b: _Filed, ctx: HandlerContext) -> str:
     due = complaint_due_at(d.filed_at, policy)
     status = "merged" if merged_into else "open"
     b.known[d.complaint_id] = ComplaintRow(d.complaint_id, d.case_id, d.category.value,
-                                           status, merged_into, d.filed_at, due_at=due)
+                                           status, merged_into, d.filed_at, due_at=due,
+                                           insurer=d.insurer,
+                                           against_adjuster_id=d.against_adjuster_id)
     if merged_into is None:
         b.open_refs.append(ref)
         window = due - d.filed_at

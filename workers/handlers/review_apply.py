@@ -117,7 +117,7 @@ async def surge_open_at(conn: AsyncConnection[Any], province: str, city: str, at
                for p, c, opened, resolved in fx.surge_alerts)
 
 
-async def _declared_cover(conn: Any, case_id: str, at: datetime, fx: Effects) -> str | None:
+async def _declared_cover(conn: AsyncConnection[Any], case_id: str, at: datetime, fx: Effects) -> str | None:
     """:func:`declared_cover_at`, without its per-review query while no catastrophe was
     ever declared (the usual case; one EXISTS per batch, kept in ``fx``). Declarations
     take the catastrophe lock exclusively and review batches hold it shared, so the

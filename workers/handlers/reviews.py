@@ -12,10 +12,18 @@ from psycopg import AsyncConnection
 
 from schemas import ReviewCompleted
 from workers.context import HandlerContext
+from workers.handlers.callback_requests import send_callbacks
+from workers.handlers.callback_triggers import (
+    became_terminal,
+    closing_requests,
+    complaint_requests,
+    dispatch_requests,
+)
 from workers.handlers.catastrophes import lock_catastrophes
 from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_routing, lock_subjects
 from workers.handlers.complaints import (
     apply_complaint_review,
+    closed_now,
     complaint_case_locks,
     load_complaints,
     save_complaints,
@@ -87,6 +95,10 @@ async def apply_review_completed_batch(
         await drain(conn, fx.freed_provinces, freed_at, ctx, fx)
     await save_complaints(conn, complaints)
     await flush(conn, fx)
+    requests = await dispatch_requests(conn, [f.review_id for f in facts_all if f.stage ==
+                                              "survey" and f.decision == "completed"], ctx)
+    requests += await closing_requests(conn, became_terminal(fx), ctx)
+    await send_callbacks(conn, ctx, requests + complaint_requests(closed_now(complaints), ctx))
     await settle_parked(conn, {p.payout_id for p in fx.payouts}, ctx)  # SPEC §4.8 parking
     return outcomes
 

@@ -24,6 +24,8 @@ from schemas import PaymentSettled
 from topics import PAYMENT_SETTLED
 from workers.context import HandlerContext
 from workers.escalations import count_escalations, record_escalations
+from workers.handlers.callback_requests import send_callbacks
+from workers.handlers.callback_triggers import became_terminal, closing_requests
 from workers.handlers.common import claim_batch, lock_subjects
 from workers.records import Incoming
 from workers.rules import notices
@@ -295,5 +297,7 @@ async def _write(conn: AsyncConnection[Any], b: _Batch, fx: Effects, ctx: Handle
     raised = await record_escalations(conn, fx, b.escalations, ctx.clock())
     await _resolve_failures(conn, dirty)
     await flush(conn, fx)
+    # 结案回访 at the close (a re-close after a returned payment asks for the same id: no-op)
+    await send_callbacks(conn, ctx, await closing_requests(conn, became_terminal(fx), ctx))
     if ctx.metrics is not None:
         count_escalations(ctx.metrics, raised)

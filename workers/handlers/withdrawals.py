@@ -20,6 +20,7 @@ from psycopg import AsyncConnection
 from schemas import CaseWithdrawn, DispatchAssigned, dispatch_assigned_event_id
 from topics import CASE_WITHDRAWN, DISPATCH_ASSIGNED
 from workers.context import HandlerContext
+from workers.handlers.callbacks import cancel_case_callbacks
 from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects
 from workers.handlers.routing import drain
 from workers.records import Incoming
@@ -129,9 +130,7 @@ async def apply_withdrawal(conn: AsyncConnection[Any], f: WithdrawalFacts, case:
     for clock in d.stop:
         fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "case", case.case_id, clock.value, f.withdrawn_at))
     freed = await _cancel_dispatches(conn, case, f.withdrawn_at, ctx, fx)
-    await conn.execute(
-        "UPDATE callbacks SET status = 'cancelled' WHERE case_id = %s AND status = 'requested'"
-        " AND kind <> 'complaint'", (case.case_id,))
+    await cancel_case_callbacks(conn, [case.case_id], f.withdrawn_at, fx, ctx)
     if freed:
         await drain(conn, freed, f.withdrawn_at, ctx, fx)
     fx.timeline.append(f.timeline("applied", d.detail))
