@@ -37,11 +37,10 @@ from workers.store.rows import Row, insert_rows, update_rows
 
 
 @dataclass(frozen=True)
-class DispatchInsert(Row):
-    """A new ``dispatches`` row (routed, queued, or born cancelled)."""
+class DispatchRequestColumns(Row):
+    """The columns a ``dispatch.requested`` gives its ``dispatches`` row."""
 
     __table__: ClassVar[str] = "dispatches"
-    __conflict__: ClassVar[str] = ""
     dispatch_id: str
     case_id: str
     task: str
@@ -52,35 +51,27 @@ class DispatchInsert(Row):
     urgency: str
     preferred_adjuster_id: str | None
     requested_at: datetime
-    status: str
-    adjuster_id: str | None
-    decided_at: datetime
     survey_due_by: datetime
-    route_reason: str
     source: str
     event_id: str
     data_hash: str
 
 
 @dataclass(frozen=True)
-class DispatchFill(Row):
+class DispatchInsert(DispatchRequestColumns):
+    """A new ``dispatches`` row (routed, queued, or born cancelled)."""
+
+    __conflict__: ClassVar[str] = ""
+    status: str
+    adjuster_id: str | None
+    decided_at: datetime
+    route_reason: str
+
+
+@dataclass(frozen=True)
+class DispatchFill(DispatchRequestColumns):
     """The request's columns for the placeholder a survey left (updated by dispatch_id)."""
 
-    __table__: ClassVar[str] = "dispatches"
-    dispatch_id: str
-    case_id: str
-    task: str
-    skill: str
-    province: str
-    city: str
-    district: str | None
-    urgency: str
-    preferred_adjuster_id: str | None
-    requested_at: datetime
-    survey_due_by: datetime
-    source: str
-    event_id: str
-    data_hash: str
     route_reason: str = "surveyed before the request arrived"
 
 
