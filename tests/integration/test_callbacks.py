@@ -111,6 +111,9 @@ def test_dispatch_and_closing_callbacks_attempts_and_follow_up(
     dq = _rows(dsn, "SELECT kind, subject_id FROM rm_data_quality WHERE subject_type ="
                     " 'callback'")
     assert dq == [("callback_after_result", CB_D)]
+    stats = _rows(dsn, "SELECT day, callbacks_reached, dissatisfied FROM rm_daily_stats"
+                       " WHERE callbacks_reached > 0")
+    assert stats == [(b.T0.date(), 1, 1)]  # by the result's completed_at (Shanghai day)
 
 
 def test_complaint_callbacks_and_late_complaints_make_closing_mandatory(

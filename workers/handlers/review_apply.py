@@ -175,7 +175,6 @@ def _refuse(case: CaseRow, facts: ReviewFacts, code: str, detail: str, fx: Effec
 
 def _apply_transition(case: CaseRow, t: Transition, facts: ReviewFacts, policy: Any,
                       fx: Effects, ctx: HandlerContext) -> None:
-    before = case.state.status
     case.state = t.state
     case.updated_at = facts.completed_at
     case.dirty = True
@@ -186,7 +185,7 @@ def _apply_transition(case: CaseRow, t: Transition, facts: ReviewFacts, policy: 
     if t.state.status in (CaseStatus.APPROVED, CaseStatus.CLOSED):
         case.approved_amount = facts.amount
     add_clock_ops(fx, case, t.clocks, facts.completed_at, policy)
-    _notices(case, before, t, facts, fx, ctx)
+    _notices(case, t, facts, fx, ctx)
     if t.payout is not None:
         pid = payout_id(case.case_id, t.payout.review_id)
         event_id = payout_approved_event_id(pid)
@@ -205,11 +204,11 @@ def _apply_transition(case: CaseRow, t: Transition, facts: ReviewFacts, policy: 
                                 ctx.policy.payment_window(case.insurer, case.line), policy)
 
 
-def _notices(case: CaseRow, before: CaseStatus, t: Transition, facts: ReviewFacts,
+def _notices(case: CaseRow, t: Transition, facts: ReviewFacts,
              fx: Effects, ctx: HandlerContext) -> None:
     """Tell the customer (SPEC §4.12): all missing documents at once; the decision."""
     status = t.state.status
-    if facts.decision == "documents_requested" and before is not CaseStatus.DOCUMENTS_PENDING:
+    if facts.decision == "documents_requested":  # every accepted one, with its full list
         fx.notice(notices.documents_required(
             case.case_id, facts.review_id, facts.stage, list(facts.missing_documents_list),
             facts.completed_at), ctx.clock())

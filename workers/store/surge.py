@@ -9,6 +9,7 @@ are not judged: windows are counted but neither closed nor opened into surges.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
@@ -25,13 +26,14 @@ from workers.rules.surge import (
     SurgeEvent,
     SurgeLevel,
     SurgeState,
+    close_empty_windows,
     close_window,
     is_warm,
+    n_windows_to_close,
     on_count,
     staffing_advice,
     window_closes_at,
     window_start,
-    windows_to_close,
 )
 from workers.store.alerts import Condition, escalate, open_alert, open_alerts, resolve
 from workers.store.effects import Effects
@@ -196,35 +198,59 @@ async def close_windows(conn: AsyncConnection[Any], now: datetime, ctx: HandlerC
         "SELECT scope_type, scope_key, baseline, level, calm_windows, last_closed_window,"
         " surge_window FROM surge_state ORDER BY 1, 2 FOR UPDATE")
     closed = 0
+    window = policy.surge.window
     for scope_type, key, baseline, level, calm, last, surge_window in await cur.fetchall():
-        starts = windows_to_close(last, now, policy)
-        if not starts:
+        n = n_windows_to_close(last, now, policy)
+        if not n:
             continue
-        counts = await _counts(conn, scope_type, key, starts[0], starts[-1])
+        first, final = last + window, last + window * n
+        counts = await _counts(conn, scope_type, key, first, final)
+        busy = sorted(w for w, c in counts.items() if c)
         state = SurgeState(Decimal(baseline), SurgeLevel(level) if level else None, calm)
-        for start in starts:
+        start = first
+        while start <= final:
+            # one window with reports, or a run of empty ones up to the next such window
+            # (closed at once: a decades-old report leaves millions of them)
+            count = counts.get(start, 0)
+            end = start + window if count else _run_end(start, final + window, busy)
             if state.open and surge_window is not None and start < surge_window:
                 # began before the surge's own window (the monitor is catching up): it
                 # closes as it would have before the surge, never toward resolving it
-                before, _ = close_window(replace(state, level=None), counts.get(start, 0),
-                                         policy)
+                end = min(end, surge_window)
+                before, _ = _close_run(replace(state, level=None), count, start, end, policy)
                 state = replace(state, baseline=before.baseline)
-                continue
-            state, event = close_window(state, counts.get(start, 0), policy)
-            if event is SurgeEvent.RESOLVED:
-                surge_window = None
-                row = (await open_alerts(conn, "surge")).get(
-                    Condition(scope_of(scope_type, key), "warning", 0, 0, "").key)
-                if row is not None:
-                    await resolve(conn, row, now, ctx, fx)
-        closed += len(starts)
+            else:
+                state, event = _close_run(state, count, start, end, policy)
+                if event is SurgeEvent.RESOLVED:
+                    surge_window = None
+                    row = (await open_alerts(conn, "surge")).get(
+                        Condition(scope_of(scope_type, key), "warning", 0, 0, "").key)
+                    if row is not None:
+                        await resolve(conn, row, now, ctx, fx)
+            start = end
+        closed += n
         await conn.execute(
             "UPDATE surge_state SET baseline = %s, level = %s, calm_windows = %s,"
             " last_closed_window = %s, surge_window = %s WHERE scope_type = %s"
             " AND scope_key = %s",
             (state.baseline, state.level.value if state.level else None, state.calm_windows,
-             starts[-1], surge_window if state.open else None, scope_type, key))
+             final, surge_window if state.open else None, scope_type, key))
     return closed
+
+
+def _run_end(start: datetime, stop: datetime, busy: list[datetime]) -> datetime:
+    """End of the run of empty windows from ``start``: the next window with reports (in
+    sorted ``busy``), else ``stop``."""
+    i = bisect_right(busy, start)
+    return busy[i] if i < len(busy) else stop
+
+
+def _close_run(state: SurgeState, count: int, start: datetime, end: datetime,
+               policy: Policy) -> tuple[SurgeState, SurgeEvent | None]:
+    """Close the window at ``start`` (``count`` reports), or the empty ones in [start, end)."""
+    if count:
+        return close_window(state, count, policy)
+    return close_empty_windows(state, (end - start) // policy.surge.window, policy)
 
 
 async def _counts(conn: AsyncConnection[Any], scope_type: str, key: str, first: datetime,
