@@ -286,12 +286,16 @@ async def _write(conn: Any, b: _Batch, fx: Effects, ctx: HandlerContext) -> None
             " SET outcome = EXCLUDED.outcome",
             [list(c) for c in zip(*b.rows.values(), strict=True)])
     dirty = [p for p in b.payouts.values() if p.dirty]
-    for p in dirty:
-        s = payout_state(p.history)
+    if dirty:  # one statement for the batch's payouts
+        states = [(p.payout_id, payout_state(p.history)) for p in dirty]
         await conn.execute(
-            "UPDATE payouts SET status = %s, paid_at = %s, failed_at = %s, failure_code = %s,"
-            " first_paid_at = %s WHERE payout_id = %s",
-            (s.status, s.paid_at, s.failed_at, s.failure_code, s.first_paid_at, p.payout_id))
+            "UPDATE payouts p SET status = u.st, paid_at = u.paid, failed_at = u.failed,"
+            " failure_code = u.code, first_paid_at = u.first FROM unnest(%b::text[],"
+            " %b::text[], %b::timestamptz[], %b::timestamptz[], %b::text[], %b::timestamptz[])"
+            " AS u(id, st, paid, failed, code, first) WHERE p.payout_id = u.id",
+            ([i for i, _ in states], [st.status for _, st in states],
+             [st.paid_at for _, st in states], [st.failed_at for _, st in states],
+             [st.failure_code for _, st in states], [st.first_paid_at for _, st in states]))
     raised = await record_escalations(conn, fx, b.escalations, ctx.clock())
     await _resolve_failures(conn, dirty)
     await flush(conn, fx)
