@@ -121,7 +121,34 @@ def _tally(run: SimRun, period: Period) -> dict[str, Any]:
             stops["stopped"] += 1
             stops["on_time"] += min(ends) - started <= SURVEY_WINDOW[urgency]
     return {"intake": intake, "categories": categories, "surveyed": surveyed,
-            "survey_stops": stops}
+            "survey_stops": stops, "callbacks": _callback_tally(run, period, withdrawn)}
+
+
+def _callback_tally(run: SimRun, period: Period,
+                    withdrawn: dict[str, datetime]) -> dict[str, tuple[int, int, int]]:
+    """Per Shanghai day of the result: (reached, satisfaction sum, dissatisfied). The result
+    is the lowest attempt reached or refused (SPEC §4.10); a withdrawal cancels the case
+    callbacks of its case that have no result by then — complaint callbacks go on (§4.9)."""
+    attempts: dict[str, list[dict[str, Any]]] = {}
+    for topic, data in _first_of_each(run):
+        if topic == "callback-completed":
+            attempts.setdefault(data["callback_id"], []).append(data)
+    out: dict[str, tuple[int, int, int]] = {}
+    for tries in attempts.values():
+        done = sorted((a for a in tries if a["outcome"] in ("reached", "refused")),
+                      key=lambda a: a["attempt"])
+        if not done or done[0]["outcome"] != "reached":
+            continue
+        result = done[0]
+        at = datetime.fromisoformat(result["completed_at"])
+        cancelled = None if result.get("complaint_id") else withdrawn.get(result.get("case_id", ""))
+        if cancelled is not None and cancelled <= at or not (
+                period.start_at <= at < period.end_at):
+            continue
+        day = at.astimezone(CST).date().isoformat()
+        n, total, bad = out.get(day, (0, 0, 0))
+        out[day] = (n + 1, total + result["satisfaction"], bad + (result["satisfaction"] <= 2))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +180,11 @@ def _check(got: ReportData, want: dict[str, Any]) -> None:
     assert (survey.stopped, survey.on_time) == (want["survey_stops"]["stopped"],
                                                 want["survey_stops"]["on_time"])
     assert survey.on_time < survey.stopped or period.kind == "week"  # some late ones exist
+    got_callbacks = {c.day.isoformat(): (c.reached, round(c.satisfaction_avg * c.reached),
+                                         c.dissatisfied)
+                     for c in got.callbacks or [] if c.reached}
+    assert got_callbacks == want["callbacks"]
+    assert got_callbacks or period.kind == "week"  # the simulated desk answered in each month
     if period.kind == "month":  # surveys of dispatches with an adjuster, in the same month
         assert 0 < sum(r.surveys_completed for r in got.scorecard) <= want["surveyed"]
 

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from infra.pii_fill import complainant_of, reporter_of
 from schemas import CallbackRequested, callback_id
 from topics import CALLBACK_REQUESTED
@@ -26,7 +28,7 @@ from workers.rules.sla import Clock, ClockOp, ClockOpKind, warn_offset
 from workers.store.effects import Effects, flush
 
 
-async def send_callbacks(conn: Any, ctx: HandlerContext,
+async def send_callbacks(conn: AsyncConnection[Any], ctx: HandlerContext,
                          requests: Sequence[tuple[CallbackRequest, str | None]],
                          case_ids: Iterable[str] = ()) -> None:
     """Request callbacks and release those waiting for ``case_ids``, in their own effects.
@@ -50,7 +52,7 @@ async def send_callbacks(conn: Any, ctx: HandlerContext,
         " AND (b.callback_id = ANY(%b) OR b.case_id = ANY(%b))", (new, case_ids))
 
 
-async def request_callbacks(conn: Any, fx: Effects, ctx: HandlerContext,
+async def request_callbacks(conn: AsyncConnection[Any], fx: Effects, ctx: HandlerContext,
                             requests: Sequence[tuple[CallbackRequest, str | None]]) -> list[str]:
     """Record new requests, each with its insurer when known (a known callback_id changes
     nothing); returns the new ids."""
@@ -92,7 +94,7 @@ def ctx_metrics_inc(ctx: HandlerContext, kind: str, outcome: str) -> None:
         metrics.callbacks_total.labels(kind=kind, outcome=outcome).inc()
 
 
-async def release_callbacks(conn: Any, fx: Effects, ctx: HandlerContext,
+async def release_callbacks(conn: AsyncConnection[Any], fx: Effects, ctx: HandlerContext,
                             ids: Iterable[str] = (), case_ids: Iterable[str] = ()) -> None:
     """Send the waiting requests among ``ids`` and of ``case_ids`` whose subject is known.
 

@@ -18,6 +18,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from schemas import PaymentSettled
 from topics import PAYMENT_SETTLED
 from workers.context import HandlerContext
@@ -121,7 +123,7 @@ class _Batch:
 
 
 async def apply_payment_settled_batch(
-    conn: Any, items: Sequence[Incoming], ctx: HandlerContext
+    conn: AsyncConnection[Any], items: Sequence[Incoming], ctx: HandlerContext
 ) -> list[str]:
     """Apply a batch of payment.settled events; one outcome per event."""
     outcomes, claimed = await claim_batch(conn, PAYMENT_SETTLED, items)
@@ -137,7 +139,7 @@ async def apply_payment_settled_batch(
     return outcomes
 
 
-async def settle_parked(conn: Any, payout_ids: set[str], ctx: HandlerContext) -> None:
+async def settle_parked(conn: AsyncConnection[Any], payout_ids: set[str], ctx: HandlerContext) -> None:
     """Apply the settlements parked for payouts just made (caller holds the case locks and
     has flushed the payouts), in data-time then event-id order."""
     if not payout_ids:
@@ -247,7 +249,7 @@ def _dq(fx: Effects, f: SettlementFacts, kind: str, detail: str) -> None:
           f.event_id, f.settled_at)
 
 
-async def _load(conn: Any, facts: Sequence[SettlementFacts]) -> _Batch:
+async def _load(conn: AsyncConnection[Any], facts: Sequence[SettlementFacts]) -> _Batch:
     ids = list({f.payout_id for f in facts})
     cur = await conn.execute(
         "SELECT payout_id, case_id, insurer, amount FROM payouts WHERE payout_id = ANY(%b)",
@@ -266,7 +268,7 @@ async def _load(conn: Any, facts: Sequence[SettlementFacts]) -> _Batch:
     return _Batch(payouts, cases, known)
 
 
-async def _resolve_failures(conn: Any, payouts: Sequence[PayoutRow]) -> None:
+async def _resolve_failures(conn: AsyncConnection[Any], payouts: Sequence[PayoutRow]) -> None:
     """A payment_failed escalation is open until the next later paid (SPEC §4.11)."""
     rows = [(s.settlement_id, resolves_failure(s, p.history))
             for p in payouts for s in p.history if s.status != PAID]
@@ -279,7 +281,7 @@ async def _resolve_failures(conn: Any, payouts: Sequence[PayoutRow]) -> None:
             ([r[0] for r in rows], [r[1] for r in rows], PAYMENT_FAILED))
 
 
-async def _write(conn: Any, b: _Batch, fx: Effects, ctx: HandlerContext) -> None:
+async def _write(conn: AsyncConnection[Any], b: _Batch, fx: Effects, ctx: HandlerContext) -> None:
     if b.rows:
         await conn.execute(
             "INSERT INTO settlements (settlement_id, payout_id, case_id, status, amount,"
@@ -290,12 +292,16 @@ async def _write(conn: Any, b: _Batch, fx: Effects, ctx: HandlerContext) -> None
             " SET outcome = EXCLUDED.outcome",
             [list(c) for c in zip(*b.rows.values(), strict=True)])
     dirty = [p for p in b.payouts.values() if p.dirty]
-    for p in dirty:
-        s = payout_state(p.history)
+    if dirty:  # one statement for the batch's payouts
+        states = [(p.payout_id, payout_state(p.history)) for p in dirty]
         await conn.execute(
-            "UPDATE payouts SET status = %s, paid_at = %s, failed_at = %s, failure_code = %s,"
-            " first_paid_at = %s WHERE payout_id = %s",
-            (s.status, s.paid_at, s.failed_at, s.failure_code, s.first_paid_at, p.payout_id))
+            "UPDATE payouts p SET status = u.st, paid_at = u.paid, failed_at = u.failed,"
+            " failure_code = u.code, first_paid_at = u.first FROM unnest(%b::text[],"
+            " %b::text[], %b::timestamptz[], %b::timestamptz[], %b::text[], %b::timestamptz[])"
+            " AS u(id, st, paid, failed, code, first) WHERE p.payout_id = u.id",
+            ([i for i, _ in states], [st.status for _, st in states],
+             [st.paid_at for _, st in states], [st.failed_at for _, st in states],
+             [st.failure_code for _, st in states], [st.first_paid_at for _, st in states]))
     raised = await record_escalations(conn, fx, b.escalations, ctx.clock())
     await _resolve_failures(conn, dirty)
     await flush(conn, fx)
