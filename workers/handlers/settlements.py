@@ -23,7 +23,7 @@ from topics import PAYMENT_SETTLED
 from workers.context import HandlerContext
 from workers.escalations import count_escalations, record_escalations
 from workers.handlers.callback_requests import send_callbacks
-from workers.handlers.callback_triggers import became_terminal, closing_requests
+from workers.handlers.callback_triggers import closing_requests
 from workers.handlers.common import claim_batch, lock_subjects
 from workers.records import Incoming
 from workers.rules import notices
@@ -116,6 +116,8 @@ class _Batch:
     known: dict[str, str]
     rows: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     escalations: list[Escalation] = field(default_factory=list)
+    #: (case_id, insurer, "closed", earliest paid): the payouts' first close in this batch
+    first_closes: list[tuple[str, str, str, datetime]] = field(default_factory=list)
 
 
 async def apply_payment_settled_batch(
@@ -185,7 +187,8 @@ def _apply(f: SettlementFacts, b: _Batch, ctx: HandlerContext, fx: Effects) -> s
     case = b.cases.get(payout.case_id)
     if case is not None:
         detail += _close_or_reopen(case, after.closed_at, f.settled_at, fx)
-        _clock_and_notice(f, payout, case, before.first_paid_at, after.first_paid_at, fx, ctx)
+        _clock_and_notice(f, payout, case, before.first_paid_at, after.first_paid_at, b, fx,
+                          ctx)
     if f.status != PAID:
         b.escalations.append(_failed_escalation(f, payout, ctx))
     fx.timeline.append(f.timeline("applied", detail))
@@ -225,9 +228,12 @@ def _close_or_reopen(case: CaseRow, closed_at: datetime | None, at: datetime,
 
 
 def _clock_and_notice(f: SettlementFacts, payout: PayoutRow, case: CaseRow,
-                      first_before: datetime | None, first_after: datetime | None,
+                      first_before: datetime | None, first_after: datetime | None, b: _Batch,
                       fx: Effects, ctx: HandlerContext) -> None:
-    """Stop the payment clock at the earliest paid; tell the customer at the first close."""
+    """Stop the payment clock at the earliest paid; at the payout's first paid, tell the
+    customer and ask for the closing callback (once per payout, SPEC §4.8) — also when a
+    later-dated failure applied before it keeps the case from closing now, so the outcome
+    does not depend on the order the settlements arrive in."""
     if first_after is None or first_after == first_before:
         return
     # stop_earliest: an earlier paid arriving later moves the stop back (marks settled again)
@@ -236,6 +242,7 @@ def _clock_and_notice(f: SettlementFacts, payout: PayoutRow, case: CaseRow,
     if first_before is None:
         fx.notice(notices.payment_paid(case.case_id, payout.payout_id, payout.amount,
                                        f.settled_at), ctx.clock())
+        b.first_closes.append((case.case_id, payout.insurer, "closed", first_after))
 
 
 def _dq(fx: Effects, f: SettlementFacts, kind: str, detail: str) -> None:
@@ -299,7 +306,8 @@ async def _write(conn: Any, b: _Batch, fx: Effects, ctx: HandlerContext) -> None
     raised = await record_escalations(conn, fx, b.escalations, ctx.clock())
     await _resolve_failures(conn, dirty)
     await flush(conn, fx)
-    # 结案回访 at the close (a re-close after a returned payment asks for the same id: no-op)
-    await send_callbacks(conn, ctx, await closing_requests(conn, became_terminal(fx), ctx))
+    # 结案回访 at the payout's first close, requested_at = its earliest paid (a re-close after a
+    # returned payment, or a paid reopened in the same batch, asks nothing more)
+    await send_callbacks(conn, ctx, await closing_requests(conn, b.first_closes, ctx))
     if ctx.metrics is not None:
         count_escalations(ctx.metrics, raised)
