@@ -158,17 +158,23 @@ async def drain(conn: AsyncConnection[Any], provinces: set[str], at: datetime, c
         announce(fx, Announcement(dispatch_id, case_id, decision, due, reassigned,
                                   dispatch_id in displaced, at=at), ctx)
     if assigned:
-        await conn.execute(
-            "UPDATE dispatches d SET status = 'assigned', adjuster_id = u.adjuster_id,"
-            " route_reason = u.reason, decided_at = %s"
-            " FROM unnest(%b::text[], %b::text[], %b::text[]) AS u(dispatch_id, adjuster_id,"
-            " reason) WHERE d.dispatch_id = u.dispatch_id AND d.status = 'queued'",
-            (ctx.clock(), [i for i, _ in assigned], [d.adjuster_id for _, d in assigned],
-             [d.reason for _, d in assigned]))
+        await _write_assigned(conn, assigned, ctx.clock())
         await save_last_assigned(conn, roster, before)
     if assigned_ids is not None:
         assigned_ids.update(i for i, _ in assigned)
     return len(assigned)
+
+
+async def _write_assigned(conn: AsyncConnection[Any], assigned: list[tuple[str, RouteDecision]],
+                          decided_at: datetime) -> None:
+    """The drained requests become ``assigned`` (one statement; only if still queued)."""
+    await conn.execute(
+        "UPDATE dispatches d SET status = 'assigned', adjuster_id = u.adjuster_id,"
+        " route_reason = u.reason, decided_at = %s"
+        " FROM unnest(%b::text[], %b::text[], %b::text[]) AS u(dispatch_id, adjuster_id,"
+        " reason) WHERE d.dispatch_id = u.dispatch_id AND d.status = 'queued'",
+        (decided_at, [i for i, _ in assigned], [d.adjuster_id for _, d in assigned],
+         [d.reason for _, d in assigned]))
 
 
 async def _queued_page(conn: AsyncConnection[Any], provinces: set[str], in_city: set[tuple[str, str]],

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.rows import class_row
 
 from schemas import (
     AlertData,
@@ -65,11 +66,12 @@ class OpenAlert:
 
 async def open_alerts(conn: AsyncConnection[Any], kind: str) -> dict[str, OpenAlert]:
     """Open alerts of ``kind`` by scope key (locked for this transaction)."""
-    cur = await conn.execute(
+    cur = conn.cursor(row_factory=class_row(OpenAlert))
+    await cur.execute(
         "SELECT alert_id, kind, severity, scope, scope_key, summary, value, threshold, opened_at,"
         " clear_checks, staffing FROM alerts WHERE kind = %s AND resolved_at IS NULL FOR UPDATE",
         (kind,))
-    return {r[4]: OpenAlert(*r) for r in await cur.fetchall()}
+    return {r.scope_key: r for r in await cur.fetchall()}
 
 
 def _data(kind: str, aid: str, c: Condition, opened_at: datetime,
