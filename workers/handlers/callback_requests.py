@@ -40,9 +40,16 @@ async def send_callbacks(conn: AsyncConnection[Any], ctx: HandlerContext,
     if not requests and not case_ids:
         return
     fx = Effects()
-    await request_callbacks(conn, fx, ctx, requests)
+    new = await request_callbacks(conn, fx, ctx, requests)
     await release_callbacks(conn, fx, ctx, case_ids=case_ids)
     await flush(conn, fx)
+    # a callback clock started before its case was known gets the insurer now (the
+    # sla_breach alert scope; the same row whichever topic was consumed first)
+    await conn.execute(
+        "UPDATE sla_clocks c SET insurer = b.insurer FROM callbacks b"
+        " WHERE c.subject_type = 'callback' AND c.clock = 'callback'"
+        " AND c.subject_id = b.callback_id AND c.insurer IS NULL AND b.insurer IS NOT NULL"
+        " AND (b.callback_id = ANY(%b) OR b.case_id = ANY(%b))", (new, case_ids))
 
 
 async def request_callbacks(conn: AsyncConnection[Any], fx: Effects, ctx: HandlerContext,
@@ -58,12 +65,16 @@ async def request_callbacks(conn: AsyncConnection[Any], fx: Effects, ctx: Handle
         "INSERT INTO callbacks (callback_id, kind, case_id, complaint_id, dispatch_id,"
         " adjuster_id, reason, requested_at, due_by) SELECT * FROM unnest(%b::text[],"
         " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
-        " %b::timestamptz[], %b::timestamptz[]) ON CONFLICT (callback_id) DO NOTHING"
-        " RETURNING callback_id",
+        " %b::timestamptz[], %b::timestamptz[]) ON CONFLICT (callback_id) DO UPDATE"
+        # a complaint applied after the close makes a sampled closing callback mandatory:
+        # the same row as when the complaint came first (no second request)
+        " SET reason = 'mandatory' WHERE EXCLUDED.reason = 'mandatory'"
+        " AND callbacks.reason <> 'mandatory'"
+        " RETURNING callback_id, xmax = 0",
         [list(c) for c in zip(*[(cid, r.kind, r.case_id, r.complaint_id, r.dispatch_id,
                                   r.adjuster_id, r.reason, r.requested_at, r.due_by)
                                  for cid, r in by_id.items()], strict=True)])
-    new = [r[0] for r in await cur.fetchall()]
+    new = [r[0] for r in await cur.fetchall() if r[1]]  # inserted now, not upgraded
     for cid in new:
         r = by_id[cid]
         window = r.due_by - r.requested_at

@@ -25,7 +25,7 @@ from topics import PAYMENT_SETTLED
 from workers.context import HandlerContext
 from workers.escalations import count_escalations, record_escalations
 from workers.handlers.callback_requests import send_callbacks
-from workers.handlers.callback_triggers import became_terminal, closing_requests
+from workers.handlers.callback_triggers import closing_requests
 from workers.handlers.common import claim_batch, lock_subjects
 from workers.records import Incoming
 from workers.rules import notices
@@ -118,6 +118,8 @@ class _Batch:
     known: dict[str, str]
     rows: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     escalations: list[Escalation] = field(default_factory=list)
+    #: cases closed for the first time (结案回访 at the first close: the earliest paid)
+    first_closes: list[tuple[str, str, str, datetime]] = field(default_factory=list)
 
 
 async def apply_payment_settled_batch(
@@ -188,6 +190,8 @@ def _apply(f: SettlementFacts, b: _Batch, ctx: HandlerContext, fx: Effects) -> s
     if case is not None:
         detail += _close_or_reopen(case, after.closed_at, f.settled_at, fx)
         _clock_and_notice(f, payout, case, before.first_paid_at, after.first_paid_at, fx, ctx)
+        if before.first_paid_at is None and after.first_paid_at is not None:
+            b.first_closes.append((case.case_id, case.insurer, "closed", after.first_paid_at))
     if f.status != PAID:
         b.escalations.append(_failed_escalation(f, payout, ctx))
     fx.timeline.append(f.timeline("applied", detail))
@@ -301,7 +305,7 @@ async def _write(conn: AsyncConnection[Any], b: _Batch, fx: Effects, ctx: Handle
     raised = await record_escalations(conn, fx, b.escalations, ctx.clock())
     await _resolve_failures(conn, dirty)
     await flush(conn, fx)
-    # 结案回访 at the close (a re-close after a returned payment asks for the same id: no-op)
-    await send_callbacks(conn, ctx, await closing_requests(conn, became_terminal(fx), ctx))
+    # 结案回访 at the first close (the earliest paid; a re-close asks for nothing new)
+    await send_callbacks(conn, ctx, await closing_requests(conn, b.first_closes, ctx))
     if ctx.metrics is not None:
         count_escalations(ctx.metrics, raised)
