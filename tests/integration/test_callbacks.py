@@ -136,3 +136,25 @@ def test_complaint_callbacks_and_late_complaints_make_closing_mandatory(
     assert sorted(requested[1:]) == [
         ("complaint", "mandatory", "CP-1", "ADJ-GD-0042", b.T0 + timedelta(hours=3)),
         ("complaint", "mandatory", "CP-2", None, b.T0 + timedelta(hours=3))]
+
+
+def test_a_late_complaint_makes_a_sampled_closing_callback_mandatory_without_a_new_request(
+    dsn: str, tmp_path: Path
+) -> None:
+    _scenario(dsn, tmp_path, [
+        ("case-reported", [b.case("C-CB-1", amount="1000.00")]),  # closing drawn at 30 %
+        ("review-completed", [b.review("R-I", "C-CB-1", "initial", "rejected", at=2 * H)]),
+        ("complaint-filed", [b.complaint("CP-9", "C-CB-1", at=H)]),  # filed before the close
+    ])
+    assert [(r["data"]["kind"], r["data"]["reason"])
+            for r in _outputs(dsn, "callback-requested")] == [("closing", "mandatory")]
+    _scenario(dsn, tmp_path, [
+        ("case-reported", [b.case("C-CB-3", amount="1000.00")]),
+        ("review-completed", [b.review("R-I3", "C-CB-3", "initial", "approved", at=2 * H,
+                                       amount="0.00")]),  # closed at once, sampled
+        ("complaint-filed", [b.complaint("CP-8", "C-CB-3", at=H)]),
+    ])
+    closing = _rows(dsn, "SELECT reason FROM rm_callbacks WHERE case_id = 'C-CB-3'")
+    assert closing == [("mandatory",)]
+    assert len([r for r in _outputs(dsn, "callback-requested")
+                if r["data"]["case_id"] == "C-CB-3"]) == 1

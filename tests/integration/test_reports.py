@@ -14,10 +14,12 @@ import json
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from PIL import Image
 from psycopg_pool import AsyncConnectionPool
@@ -26,6 +28,7 @@ from infra.db import unit_of_work
 from tests.integration.inproc import FakeClock, apply, context
 from tests.integration.test_ops_page import _browser, _chromium
 from tests.integration.test_ops_page_charts import _pixels_near
+from tests.integration.test_roles import dsn_as, login_role
 from workers.reports.data import ReportData, fetch_report
 from workers.reports.period import Period, parse_month, parse_week
 from workers.roster import read_roster_file, replace_roster
@@ -33,6 +36,7 @@ from workers.sim.model import SimRun
 from workers.simulate import generate, write_roster_csv
 
 pytestmark = pytest.mark.integration
+__all__ = ["login_role"]  # the fixture, used by name
 
 CST = timezone(timedelta(hours=8))
 START = datetime(2026, 10, 24, 20, 0, tzinfo=CST)  # spans the end of October into November
@@ -223,3 +227,15 @@ def test_html_report_opens_offline_in_chromium_with_its_charts(
     assert _pixels_near(img, (0x2F, 0x6F, 0xB3)) > 300  # on-time bars
     assert _pixels_near(img, (0xB3, 0x26, 0x1E)) > 300  # upheld complaints / scorecard bars
     assert _pixels_near(img, (0x4C, 0x78, 0xA8)) > 300  # intake bars (first line's colour)
+
+
+def test_the_dashboards_reader_role_can_run_the_reports(dsn: str,
+                                                       login_role: Callable[..., str]) -> None:
+    """Reports read only public views: a login in claimdesk_reader (no base table, no vault)
+    gets the whole monthly report, callbacks and scorecard included."""
+    reader = login_role("claimdesk_reader")
+    data = fetch_report(dsn_as(dsn, reader), parse_month("2026-11"))
+    assert data.callbacks == [] and data.scorecard == [] and len(data.clocks) >= 9
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), \
+            psycopg.connect(dsn_as(dsn, reader)) as conn:
+        conn.execute("SELECT count(*) FROM cases")  # the base table stays closed to it

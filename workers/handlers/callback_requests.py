@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from infra.pii_fill import complainant_of, reporter_of
 from schemas import CallbackRequested, callback_id
 from topics import CALLBACK_REQUESTED
@@ -26,7 +28,7 @@ from workers.rules.sla import Clock, ClockOp, ClockOpKind, warn_offset
 from workers.store.effects import Effects, flush
 
 
-async def send_callbacks(conn: Any, ctx: HandlerContext,
+async def send_callbacks(conn: AsyncConnection[Any], ctx: HandlerContext,
                          requests: Sequence[tuple[CallbackRequest, str | None]],
                          case_ids: Iterable[str] = ()) -> None:
     """Request callbacks and release those waiting for ``case_ids``, in their own effects.
@@ -38,12 +40,19 @@ async def send_callbacks(conn: Any, ctx: HandlerContext,
     if not requests and not case_ids:
         return
     fx = Effects()
-    await request_callbacks(conn, fx, ctx, requests)
+    new = await request_callbacks(conn, fx, ctx, requests)
     await release_callbacks(conn, fx, ctx, case_ids=case_ids)
     await flush(conn, fx)
+    # a callback clock started before its case was known gets the insurer now (the
+    # sla_breach alert scope; the same row whichever topic was consumed first)
+    await conn.execute(
+        "UPDATE sla_clocks c SET insurer = b.insurer FROM callbacks b"
+        " WHERE c.subject_type = 'callback' AND c.clock = 'callback'"
+        " AND c.subject_id = b.callback_id AND c.insurer IS NULL AND b.insurer IS NOT NULL"
+        " AND (b.callback_id = ANY(%b) OR b.case_id = ANY(%b))", (new, case_ids))
 
 
-async def request_callbacks(conn: Any, fx: Effects, ctx: HandlerContext,
+async def request_callbacks(conn: AsyncConnection[Any], fx: Effects, ctx: HandlerContext,
                             requests: Sequence[tuple[CallbackRequest, str | None]]) -> list[str]:
     """Record new requests, each with its insurer when known (a known callback_id changes
     nothing); returns the new ids."""
@@ -56,12 +65,16 @@ async def request_callbacks(conn: Any, fx: Effects, ctx: HandlerContext,
         "INSERT INTO callbacks (callback_id, kind, case_id, complaint_id, dispatch_id,"
         " adjuster_id, reason, requested_at, due_by) SELECT * FROM unnest(%b::text[],"
         " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
-        " %b::timestamptz[], %b::timestamptz[]) ON CONFLICT (callback_id) DO NOTHING"
-        " RETURNING callback_id",
+        " %b::timestamptz[], %b::timestamptz[]) ON CONFLICT (callback_id) DO UPDATE"
+        # a complaint applied after the close makes a sampled closing callback mandatory:
+        # the same row as when the complaint came first (no second request)
+        " SET reason = 'mandatory' WHERE EXCLUDED.reason = 'mandatory'"
+        " AND callbacks.reason <> 'mandatory'"
+        " RETURNING callback_id, xmax = 0",
         [list(c) for c in zip(*[(cid, r.kind, r.case_id, r.complaint_id, r.dispatch_id,
                                   r.adjuster_id, r.reason, r.requested_at, r.due_by)
                                  for cid, r in by_id.items()], strict=True)])
-    new = [r[0] for r in await cur.fetchall()]
+    new = [r[0] for r in await cur.fetchall() if r[1]]  # inserted now, not upgraded
     for cid in new:
         r = by_id[cid]
         window = r.due_by - r.requested_at
@@ -81,7 +94,7 @@ def ctx_metrics_inc(ctx: HandlerContext, kind: str, outcome: str) -> None:
         metrics.callbacks_total.labels(kind=kind, outcome=outcome).inc()
 
 
-async def release_callbacks(conn: Any, fx: Effects, ctx: HandlerContext,
+async def release_callbacks(conn: AsyncConnection[Any], fx: Effects, ctx: HandlerContext,
                             ids: Iterable[str] = (), case_ids: Iterable[str] = ()) -> None:
     """Send the waiting requests among ``ids`` and of ``case_ids`` whose subject is known.
 

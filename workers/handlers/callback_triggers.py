@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from workers.context import HandlerContext
 from workers.rules.callbacks import (
     CallbackRequest,
@@ -29,7 +31,7 @@ Requests = list[tuple[CallbackRequest, str | None]]
 CLOSING_STATUSES = ("closed", "rejected")
 
 
-async def dispatch_requests(conn: Any, survey_review_ids: Iterable[str],
+async def dispatch_requests(conn: AsyncConnection[Any], survey_review_ids: Iterable[str],
                             ctx: HandlerContext) -> Requests:
     """Callbacks on the dispatches these ``completed`` surveys closed while assigned.
 
@@ -52,7 +54,7 @@ async def dispatch_requests(conn: Any, survey_review_ids: Iterable[str],
     return out
 
 
-async def closing_requests(conn: Any, closed: Iterable[tuple[str, str, str, datetime]],
+async def closing_requests(conn: AsyncConnection[Any], closed: Iterable[tuple[str, str, str, datetime]],
                            ctx: HandlerContext) -> Requests:
     """Callbacks for cases that became terminal: (case_id, insurer, status, closed_at)."""
     closed = [c for c in closed if c[2] in CLOSING_STATUSES]
@@ -71,7 +73,7 @@ async def closing_requests(conn: Any, closed: Iterable[tuple[str, str, str, date
     return out
 
 
-async def late_complaint_requests(conn: Any, complaints: Iterable[tuple[str, datetime]],
+async def late_complaint_requests(conn: AsyncConnection[Any], complaints: Iterable[tuple[str, datetime]],
                                   ctx: HandlerContext) -> Requests:
     """Mandatory closing callbacks made so by complaints (case_id, filed_at) applied after
     their case closed, filed at or before the closing instant."""
@@ -108,7 +110,7 @@ def _window(ctx: HandlerContext, insurer: str | None) -> Any:
     return ctx.policy.callback_window(insurer) if insurer else ctx.policy.default.sla.callback
 
 
-async def _complaints_filed(conn: Any, case_ids: list[str]) -> dict[str, list[datetime]]:
+async def _complaints_filed(conn: AsyncConnection[Any], case_ids: list[str]) -> dict[str, list[datetime]]:
     cur = await conn.execute(
         "SELECT case_id, filed_at FROM complaints WHERE case_id = ANY(%b)", (case_ids,))
     out: dict[str, list[datetime]] = {}
@@ -117,7 +119,7 @@ async def _complaints_filed(conn: Any, case_ids: list[str]) -> dict[str, list[da
     return out
 
 
-async def _survey_adjusters(conn: Any, case_ids: list[str]) -> dict[str, str]:
+async def _survey_adjusters(conn: AsyncConnection[Any], case_ids: list[str]) -> dict[str, str]:
     """The adjuster of each case's latest completed survey (the dispatch's adjuster)."""
     cur = await conn.execute(
         "SELECT DISTINCT ON (r.case_id) r.case_id, d.adjuster_id FROM reviews r"

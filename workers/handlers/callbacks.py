@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from schemas import CallbackCompleted
 from workers.context import HandlerContext
 from workers.escalations import count_escalations, record_escalations
@@ -86,7 +88,7 @@ class CallbackRow:
 
 
 async def apply_callback_completed_batch(
-    conn: Any, items: Sequence[Incoming], ctx: HandlerContext
+    conn: AsyncConnection[Any], items: Sequence[Incoming], ctx: HandlerContext
 ) -> list[str]:
     """Apply a batch of callback.completed events; one outcome per event."""
     outcomes, todo = await claim_batch(conn, "callback-completed", items)
@@ -128,7 +130,7 @@ def apply_attempt(row: CallbackRow, f: AttemptFacts, fx: Effects) -> str:
     return "applied"
 
 
-async def save_callbacks(conn: Any, rows: dict[str, CallbackRow], fx: Effects,
+async def save_callbacks(conn: AsyncConnection[Any], rows: dict[str, CallbackRow], fx: Effects,
                          ctx: HandlerContext) -> None:
     """Write attempts, results, clock stops and follow-up escalations of changed callbacks."""
     attempts = [(r.callback_id, f.attempt, f.outcome, f.satisfaction, f.praise, f.report,
@@ -153,7 +155,7 @@ async def save_callbacks(conn: Any, rows: dict[str, CallbackRow], fx: Effects,
         count_escalations(ctx.metrics, raised)
 
 
-async def _settle(conn: Any, r: CallbackRow, fx: Effects,
+async def _settle(conn: AsyncConnection[Any], r: CallbackRow, fx: Effects,
                   ctx: HandlerContext) -> list[Escalation]:
     result = callback_result((a.rule for a in r.attempts.values()), r.cancelled_at)
     res = result.result
@@ -196,7 +198,7 @@ def _follow_up(r: CallbackRow, cause: str, to: str, at: datetime, what: str) -> 
                       to, at, None, f"{what} of {subject}", r.insurer)
 
 
-async def load_callbacks(conn: Any, ids: set[str]) -> dict[str, CallbackRow]:
+async def load_callbacks(conn: AsyncConnection[Any], ids: set[str]) -> dict[str, CallbackRow]:
     """The sent (enqueued) or cancelled callbacks among ``ids`` with their applied attempts
     (an attempt for a callback still waiting for its case waits parked)."""
     if not ids:
@@ -218,7 +220,7 @@ async def load_callbacks(conn: Any, ids: set[str]) -> dict[str, CallbackRow]:
     return rows
 
 
-async def apply_parked_attempts(conn: Any, fx: Effects, ctx: HandlerContext,
+async def apply_parked_attempts(conn: AsyncConnection[Any], fx: Effects, ctx: HandlerContext,
                                 ids: Sequence[str], touch: set[str] | None = None) -> None:
     """Apply attempts parked for these (just sent or cancelled) callbacks, in data-time
     order, and settle them and the ``touch`` ones (whose cancellation changes the status)."""
@@ -244,8 +246,8 @@ async def apply_parked_attempts(conn: Any, fx: Effects, ctx: HandlerContext,
     await save_callbacks(conn, rows, fx, ctx)
 
 
-async def cancel_case_callbacks(conn: Any, case_ids: Sequence[str], at: datetime, fx: Effects,
-                                ctx: HandlerContext) -> None:
+async def cancel_case_callbacks(conn: AsyncConnection[Any], case_ids: Sequence[str],
+                                at: datetime, fx: Effects, ctx: HandlerContext) -> None:
     """Withdrawal (SPEC §4.9): the case callbacks of these cases are cancelled at ``at``
     (only attempts before it count, so every arrival order agrees); complaint callbacks go
     on. The caller holds the case locks and flushes ``fx``."""

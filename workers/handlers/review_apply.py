@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from schemas import PayoutApproved, payout_approved_event_id
 from topics import PAYOUT_APPROVED
 from workers.context import HandlerContext
@@ -88,7 +90,7 @@ class ReviewFacts:
                            self.completed_at, self.source, self.event_id, outcome, detail)
 
 
-async def surge_open_at(conn: Any, province: str, city: str, at: datetime,
+async def surge_open_at(conn: AsyncConnection[Any], province: str, city: str, at: datetime,
                         fx: Effects | None = None) -> bool:
     """Was a surge alert for the city open at data time ``at``?
 
@@ -115,7 +117,7 @@ async def surge_open_at(conn: Any, province: str, city: str, at: datetime,
                for p, c, opened, resolved in fx.surge_alerts)
 
 
-async def _declared_cover(conn: Any, case_id: str, at: datetime, fx: Effects) -> str | None:
+async def _declared_cover(conn: AsyncConnection[Any], case_id: str, at: datetime, fx: Effects) -> str | None:
     """:func:`declared_cover_at`, without its per-review query while no catastrophe was
     ever declared (the usual case; one EXISTS per batch, kept in ``fx``). Declarations
     take the catastrophe lock exclusively and review batches hold it shared, so the
@@ -128,7 +130,7 @@ async def _declared_cover(conn: Any, case_id: str, at: datetime, fx: Effects) ->
 
 
 async def apply_case_review(
-    conn: Any, facts: ReviewFacts, case: CaseRow, ctx: HandlerContext, fx: Effects
+    conn: AsyncConnection[Any], facts: ReviewFacts, case: CaseRow, ctx: HandlerContext, fx: Effects
 ) -> str:
     """Apply a survey/initial/second/joint review to a known case; returns the outcome."""
     policy = ctx.policy.for_case(case.insurer, case.line)

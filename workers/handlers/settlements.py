@@ -18,6 +18,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from schemas import PaymentSettled
 from topics import PAYMENT_SETTLED
 from workers.context import HandlerContext
@@ -116,12 +118,12 @@ class _Batch:
     known: dict[str, str]
     rows: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     escalations: list[Escalation] = field(default_factory=list)
-    #: (case_id, insurer, "closed", earliest paid): the payouts' first close in this batch
+    #: cases closed for the first time (结案回访 at the first close: the earliest paid)
     first_closes: list[tuple[str, str, str, datetime]] = field(default_factory=list)
 
 
 async def apply_payment_settled_batch(
-    conn: Any, items: Sequence[Incoming], ctx: HandlerContext
+    conn: AsyncConnection[Any], items: Sequence[Incoming], ctx: HandlerContext
 ) -> list[str]:
     """Apply a batch of payment.settled events; one outcome per event."""
     outcomes, claimed = await claim_batch(conn, PAYMENT_SETTLED, items)
@@ -137,7 +139,7 @@ async def apply_payment_settled_batch(
     return outcomes
 
 
-async def settle_parked(conn: Any, payout_ids: set[str], ctx: HandlerContext) -> None:
+async def settle_parked(conn: AsyncConnection[Any], payout_ids: set[str], ctx: HandlerContext) -> None:
     """Apply the settlements parked for payouts just made (caller holds the case locks and
     has flushed the payouts), in data-time then event-id order."""
     if not payout_ids:
@@ -187,8 +189,9 @@ def _apply(f: SettlementFacts, b: _Batch, ctx: HandlerContext, fx: Effects) -> s
     case = b.cases.get(payout.case_id)
     if case is not None:
         detail += _close_or_reopen(case, after.closed_at, f.settled_at, fx)
-        _clock_and_notice(f, payout, case, before.first_paid_at, after.first_paid_at, b, fx,
-                          ctx)
+        _clock_and_notice(f, payout, case, before.first_paid_at, after.first_paid_at, fx, ctx)
+        if before.first_paid_at is None and after.first_paid_at is not None:
+            b.first_closes.append((case.case_id, case.insurer, "closed", after.first_paid_at))
     if f.status != PAID:
         b.escalations.append(_failed_escalation(f, payout, ctx))
     fx.timeline.append(f.timeline("applied", detail))
@@ -228,12 +231,11 @@ def _close_or_reopen(case: CaseRow, closed_at: datetime | None, at: datetime,
 
 
 def _clock_and_notice(f: SettlementFacts, payout: PayoutRow, case: CaseRow,
-                      first_before: datetime | None, first_after: datetime | None, b: _Batch,
+                      first_before: datetime | None, first_after: datetime | None,
                       fx: Effects, ctx: HandlerContext) -> None:
     """Stop the payment clock at the earliest paid; at the payout's first paid, tell the
-    customer and ask for the closing callback (once per payout, SPEC §4.8) — also when a
-    later-dated failure applied before it keeps the case from closing now, so the outcome
-    does not depend on the order the settlements arrive in."""
+    customer (once per payout, SPEC §4.8) — also when a later-dated failure applied before
+    it keeps the case from closing now, so the outcome does not depend on arrival order."""
     if first_after is None or first_after == first_before:
         return
     # stop_earliest: an earlier paid arriving later moves the stop back (marks settled again)
@@ -242,7 +244,6 @@ def _clock_and_notice(f: SettlementFacts, payout: PayoutRow, case: CaseRow,
     if first_before is None:
         fx.notice(notices.payment_paid(case.case_id, payout.payout_id, payout.amount,
                                        f.settled_at), ctx.clock())
-        b.first_closes.append((case.case_id, payout.insurer, "closed", first_after))
 
 
 def _dq(fx: Effects, f: SettlementFacts, kind: str, detail: str) -> None:
@@ -250,7 +251,7 @@ def _dq(fx: Effects, f: SettlementFacts, kind: str, detail: str) -> None:
           f.event_id, f.settled_at)
 
 
-async def _load(conn: Any, facts: Sequence[SettlementFacts]) -> _Batch:
+async def _load(conn: AsyncConnection[Any], facts: Sequence[SettlementFacts]) -> _Batch:
     ids = list({f.payout_id for f in facts})
     cur = await conn.execute(
         "SELECT payout_id, case_id, insurer, amount FROM payouts WHERE payout_id = ANY(%b)",
@@ -269,7 +270,7 @@ async def _load(conn: Any, facts: Sequence[SettlementFacts]) -> _Batch:
     return _Batch(payouts, cases, known)
 
 
-async def _resolve_failures(conn: Any, payouts: Sequence[PayoutRow]) -> None:
+async def _resolve_failures(conn: AsyncConnection[Any], payouts: Sequence[PayoutRow]) -> None:
     """A payment_failed escalation is open until the next later paid (SPEC §4.11)."""
     rows = [(s.settlement_id, resolves_failure(s, p.history))
             for p in payouts for s in p.history if s.status != PAID]
@@ -282,7 +283,7 @@ async def _resolve_failures(conn: Any, payouts: Sequence[PayoutRow]) -> None:
             ([r[0] for r in rows], [r[1] for r in rows], PAYMENT_FAILED))
 
 
-async def _write(conn: Any, b: _Batch, fx: Effects, ctx: HandlerContext) -> None:
+async def _write(conn: AsyncConnection[Any], b: _Batch, fx: Effects, ctx: HandlerContext) -> None:
     if b.rows:
         await conn.execute(
             "INSERT INTO settlements (settlement_id, payout_id, case_id, status, amount,"
@@ -306,8 +307,7 @@ async def _write(conn: Any, b: _Batch, fx: Effects, ctx: HandlerContext) -> None
     raised = await record_escalations(conn, fx, b.escalations, ctx.clock())
     await _resolve_failures(conn, dirty)
     await flush(conn, fx)
-    # 结案回访 at the payout's first close, requested_at = its earliest paid (a re-close after a
-    # returned payment, or a paid reopened in the same batch, asks nothing more)
+    # 结案回访 at the first close (the earliest paid; a re-close asks for nothing new)
     await send_callbacks(conn, ctx, await closing_requests(conn, b.first_closes, ctx))
     if ctx.metrics is not None:
         count_escalations(ctx.metrics, raised)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from schemas import CaseWithdrawn, DispatchAssigned, dispatch_assigned_event_id
 from topics import CASE_WITHDRAWN, DISPATCH_ASSIGNED
 from workers.context import HandlerContext
@@ -70,7 +72,7 @@ class WithdrawalFacts:
 
 
 async def apply_case_withdrawn_batch(
-    conn: Any, items: Sequence[Incoming], ctx: HandlerContext
+    conn: AsyncConnection[Any], items: Sequence[Incoming], ctx: HandlerContext
 ) -> list[str]:
     """Apply a batch of case.withdrawn events; one outcome per event."""
     outcomes, claimed = await claim_batch(conn, CASE_WITHDRAWN, items)
@@ -109,7 +111,7 @@ async def apply_case_withdrawn_batch(
     return outcomes
 
 
-async def apply_withdrawal(conn: Any, f: WithdrawalFacts, case: CaseRow, ctx: HandlerContext,
+async def apply_withdrawal(conn: AsyncConnection[Any], f: WithdrawalFacts, case: CaseRow, ctx: HandlerContext,
                            fx: Effects) -> str:
     """Apply a withdrawal to a known case (caller holds its lock and ``routing``)."""
     has_payout = await _has_payout(conn, case.case_id)
@@ -135,7 +137,7 @@ async def apply_withdrawal(conn: Any, f: WithdrawalFacts, case: CaseRow, ctx: Ha
     return "applied"
 
 
-async def _cancel_dispatches(conn: Any, case: CaseRow, at: datetime, ctx: HandlerContext,
+async def _cancel_dispatches(conn: AsyncConnection[Any], case: CaseRow, at: datetime, ctx: HandlerContext,
                              fx: Effects) -> set[str]:
     """Cancel the case's queued/assigned dispatches; the provinces whose load was freed."""
     cur = await conn.execute(
@@ -161,14 +163,14 @@ async def _cancel_dispatches(conn: Any, case: CaseRow, at: datetime, ctx: Handle
     return freed
 
 
-async def _has_payout(conn: Any, case_id: str) -> bool:
+async def _has_payout(conn: AsyncConnection[Any], case_id: str) -> bool:
     cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM payouts WHERE case_id = %s)",
                              (case_id,))
     row = await cur.fetchone()
     return bool(row and row[0])
 
 
-async def save_withdrawals(conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+async def save_withdrawals(conn: AsyncConnection[Any], rows: Sequence[tuple[Any, ...]]) -> None:
     """Insert (or, for an unparked one, update) ``withdrawals`` rows."""
     if rows:
         await conn.execute(
@@ -179,7 +181,7 @@ async def save_withdrawals(conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
             [list(c) for c in zip(*rows, strict=True)])
 
 
-async def take_parked_withdrawals(conn: Any, case_ids: set[str]) -> list[WithdrawalFacts]:
+async def take_parked_withdrawals(conn: AsyncConnection[Any], case_ids: set[str]) -> list[WithdrawalFacts]:
     """Withdrawals parked for the given cases (caller deletes them via ``fx.unparked``)."""
     if not case_ids:
         return []

@@ -17,6 +17,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from schemas import Staffing, format_timestamp
 from workers.context import HandlerContext
 from workers.rules.policy import Policy
@@ -49,7 +51,7 @@ def scope_of(scope_type: str, key: str) -> dict[str, str]:
     return {"insurer": key}
 
 
-async def count_reports(conn: Any, reports: Iterable[Report], ctx: HandlerContext,
+async def count_reports(conn: AsyncConnection[Any], reports: Iterable[Report], ctx: HandlerContext,
                         fx: Effects) -> None:
     """Add new cases to their windows; open or escalate surges of still-open windows."""
     policy: Policy = ctx.policy.default
@@ -81,7 +83,7 @@ async def count_reports(conn: Any, reports: Iterable[Report], ctx: HandlerContex
         await _check_window(conn, scope_type, key, start, count, policy, ctx, fx)
 
 
-async def _ensure_states(conn: Any, first: dict[tuple[str, str], datetime],
+async def _ensure_states(conn: AsyncConnection[Any], first: dict[tuple[str, str], datetime],
                          policy: Policy) -> None:
     """Create missing scopes; move ``first_window`` back when earlier reports arrive.
 
@@ -100,14 +102,14 @@ async def _ensure_states(conn: Any, first: dict[tuple[str, str], datetime],
         ([r[0] for r in rows], [r[1] for r in rows], [r[3] for r in rows]))
 
 
-async def surges_held(conn: Any) -> bool:
+async def surges_held(conn: AsyncConnection[Any]) -> bool:
     """True while a history replay holds surge judging (``surge_hold``, SPEC §9)."""
     cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM surge_hold WHERE released_at IS NULL)")
     row = await cur.fetchone()
     return bool(row and row[0])
 
 
-async def release_hold(conn: Any, now: datetime) -> bool:
+async def release_hold(conn: AsyncConnection[Any], now: datetime) -> bool:
     """Release the holds whose history is consumed; True while one still holds.
 
     Consumed = the inbox has at least ``expected_cases`` case.reported events (the live
@@ -121,7 +123,7 @@ async def release_hold(conn: Any, now: datetime) -> bool:
     return await surges_held(conn)
 
 
-async def _load_state(conn: Any, scope_type: str, key: str
+async def _load_state(conn: AsyncConnection[Any], scope_type: str, key: str
                       ) -> tuple[SurgeState, datetime | None]:
     cur = await conn.execute(
         "SELECT baseline, level, calm_windows, first_window FROM surge_state"
@@ -132,7 +134,7 @@ async def _load_state(conn: Any, scope_type: str, key: str
     return SurgeState(Decimal(row[0]), SurgeLevel(row[1]) if row[1] else None, row[2]), row[3]
 
 
-async def _check_window(conn: Any, scope_type: str, key: str, start: datetime, count: int,
+async def _check_window(conn: AsyncConnection[Any], scope_type: str, key: str, start: datetime, count: int,
                         policy: Policy, ctx: HandlerContext, fx: Effects) -> None:
     state, first_window = await _load_state(conn, scope_type, key)
     warm = is_warm(start, first_window, policy)
@@ -154,7 +156,7 @@ async def _check_window(conn: Any, scope_type: str, key: str, start: datetime, c
          scope_type, key))
 
 
-async def _condition(conn: Any, scope_type: str, key: str, start: datetime, count: int,
+async def _condition(conn: AsyncConnection[Any], scope_type: str, key: str, start: datetime, count: int,
                      state: SurgeState, policy: Policy, warm: bool = True) -> Condition:
     scope = scope_of(scope_type, key)
     label = scope.get("city") or scope["insurer"]
@@ -174,7 +176,7 @@ async def _condition(conn: Any, scope_type: str, key: str, start: datetime, coun
     return Condition(scope, level, count, warn, summary, staffing)
 
 
-async def mean_survey_hours(conn: Any, at: datetime, policy: Policy) -> float:
+async def mean_survey_hours(conn: AsyncConnection[Any], at: datetime, policy: Policy) -> float:
     """Mean request → survey time of dispatches surveyed in the 7 days before ``at``."""
     cur = await conn.execute(
         "SELECT avg(extract(epoch FROM closed_at - requested_at)) / 3600 FROM dispatches"
@@ -187,7 +189,7 @@ async def mean_survey_hours(conn: Any, at: datetime, policy: Policy) -> float:
     return round(float(row[0]), 2)
 
 
-async def close_windows(conn: Any, now: datetime, ctx: HandlerContext, fx: Effects) -> int:
+async def close_windows(conn: AsyncConnection[Any], now: datetime, ctx: HandlerContext, fx: Effects) -> int:
     """Close every window that ended (+ grace) by ``now``; returns windows closed."""
     policy: Policy = ctx.policy.default
     if await release_hold(conn, now):
@@ -251,7 +253,7 @@ def _close_run(state: SurgeState, count: int, start: datetime, end: datetime,
     return close_empty_windows(state, (end - start) // policy.surge.window, policy)
 
 
-async def _counts(conn: Any, scope_type: str, key: str, first: datetime,
+async def _counts(conn: AsyncConnection[Any], scope_type: str, key: str, first: datetime,
                   last: datetime) -> dict[datetime, int]:
     cur = await conn.execute(
         "SELECT window_start, count FROM surge_windows WHERE scope_type = %s AND scope_key = %s"
