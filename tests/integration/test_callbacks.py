@@ -158,3 +158,18 @@ def test_a_late_complaint_makes_a_sampled_closing_callback_mandatory_without_a_n
     assert closing == [("mandatory",)]
     assert len([r for r in _outputs(dsn, "callback-requested")
                 if r["data"]["case_id"] == "C-CB-3"]) == 1
+
+
+def test_an_unanswered_callback_escalates_to_the_supervisor_at_both_marks(
+    dsn: str, tmp_path: Path
+) -> None:
+    _scenario(dsn, tmp_path, [  # requested 3 days before T0, swept at T0 + 1 day
+        ("case-reported", [b.case("C-CB-0")]),
+        ("dispatch-requested", [b.dispatch("D-CB-8", "C-CB-0", at=5)]),
+        ("review-completed", [b.review("R-S", "C-CB-0", "survey", "completed", at=-3 * 24 * H,
+                                       amount="1000.00", dispatch_id="D-CB-8")]),
+    ])
+    esc = _rows(dsn, "SELECT cause, level, to_id FROM rm_escalations WHERE subject_type ="
+                     " 'callback' ORDER BY level")
+    assert esc == [("callback", "owner", "supervisor:PICC"),
+                   ("callback", "supervisor", "supervisor:PICC")]
