@@ -132,19 +132,63 @@ FILL = [
     FROM g""",
 ]
 
+# v2 tables (issues 11, 12): payouts of approved cases (paid after a few days, some failed or
+# still waiting), dispatch callbacks for a quarter of the cases, escalations of late clocks.
+FILL_V2 = [
+    """INSERT INTO payouts (payout_id, case_id, review_id, insurer, report_no, amount,
+        approval_path, approved_at, pay_by, event_id, status, paid_at, failed_at, failure_code,
+        first_paid_at)
+    SELECT 'PO' || i, 'C' || i, 'RI' || i, insurer, 'R' || i, 2000, 'fast_track',
+        t + interval '3 days', t + interval '13 days', 'op' || i,
+        CASE WHEN t > $1::timestamptz - interval '9 days' THEN 'approved'
+             WHEN i % 997 = 0 THEN 'failed' ELSE 'paid' END,
+        CASE WHEN t <= $1::timestamptz - interval '9 days' AND i % 997 <> 0
+             THEN t + interval '6 days' END,
+        CASE WHEN t <= $1::timestamptz - interval '9 days' AND i % 997 = 0
+             THEN t + interval '6 days' END,
+        CASE WHEN t <= $1::timestamptz - interval '9 days' AND i % 997 = 0
+             THEN 'account_invalid' END,
+        CASE WHEN t <= $1::timestamptz - interval '9 days' AND i % 997 <> 0
+             THEN t + interval '6 days' END
+    FROM g WHERE t <= $1::timestamptz - interval '2 days' AND i % 10 <> 0""",
+    """INSERT INTO callbacks (callback_id, kind, case_id, dispatch_id, adjuster_id, insurer,
+        reason, status, requested_at, due_by, enqueued, result_attempt, satisfaction, praise,
+        report, completed_at)
+    SELECT 'CB' || i, 'dispatch', 'C' || i, 'D' || i,
+        'ADJ-' || lpad(((i * 31) % 400)::text, 4, '0'), insurer, 'sampled',
+        CASE WHEN t > $1::timestamptz - interval '3 days' THEN 'requested'
+             WHEN i % 9 = 0 THEN 'unreachable' ELSE 'reached' END,
+        t + interval '20 hours', t + interval '68 hours', true,
+        CASE WHEN t <= $1::timestamptz - interval '3 days' AND i % 9 <> 0 THEN 1 END,
+        CASE WHEN t <= $1::timestamptz - interval '3 days' AND i % 9 <> 0
+             THEN 1 + (i / 4) % 5 END,
+        i % 13 = 0, i % 401 = 0,
+        CASE WHEN t <= $1::timestamptz - interval '3 days' THEN t + interval '30 hours' END
+    FROM g WHERE i % 4 = 0""",
+    """INSERT INTO escalations (escalation_id, subject_type, subject_id, case_id, cause, level,
+        to_id, raised_at, due_at, summary, insurer)
+    SELECT 'E' || lvl || i, 'case', 'C' || i, 'C' || i, 'dispatch', lvl,
+        CASE lvl WHEN 'owner' THEN 'desk:' || insurer ELSE 'supervisor:' || insurer END,
+        t + CASE lvl WHEN 'owner' THEN interval '24 min' ELSE interval '30 min' END,
+        t + interval '30 min', 'generated', insurer
+    FROM g, unnest(ARRAY['owner', 'supervisor']) AS lvl WHERE i % 50 = 0""",
+]
 
-def fill(dsn: str, n: int, now: datetime) -> None:
-    """Replace schema ``ops_scale`` with ``n`` generated cases ending at ``now``."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        conn.execute(f"CREATE SCHEMA {SCHEMA}")
+
+def fill(dsn: str, n: int, now: datetime, v2_only: bool = False) -> None:
+    """Replace schema ``ops_scale`` with ``n`` generated cases ending at ``now`` (``v2_only``:
+    add only the v2 rows to an existing fill of the same ``n`` and ``now``)."""
+    if not v2_only:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+            conn.execute(f"CREATE SCHEMA {SCHEMA}")
     url = scoped(dsn)
     migrate(url)
     args = (now, n, [c.province for c in CITIES], [c.name for c in CITIES], INSURERS, LINES)
     with psycopg.connect(url) as conn:
         conn.execute("SET synchronous_commit = off")
         literals = {f"${i}": Literal(a).as_string(conn) for i, a in enumerate(args, 1)}
-        for sql in FILL:
+        for sql in [FILL[0], *FILL_V2] if v2_only else FILL + FILL_V2:
             started = time.perf_counter()
             for name, text in literals.items():
                 sql = sql.replace(name, text)
@@ -208,11 +252,13 @@ def main() -> None:
     parser.add_argument("--now", default="2026-12-04T12:00:00+00:00")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-fill", action="store_true", help="time the existing schema only")
+    parser.add_argument("--add-v2", action="store_true",
+                        help="add payouts, callbacks and escalations to an existing fill")
     args = parser.parse_args()
     now = datetime.fromisoformat(args.now).astimezone(UTC)
     if not args.no_fill:
         started = time.perf_counter()
-        fill(args.dsn, args.cases, now)
+        fill(args.dsn, args.cases, now, v2_only=args.add_v2)
         print(f"filled {args.cases} cases in {time.perf_counter() - started:.0f} s")
     url = scoped(args.dsn)
     migrate(url)  # --no-fill on a schema filled before later migrations

@@ -17,6 +17,7 @@ from infra.outbox import run_relay
 from infra.pii_fill import PoolVaultReader
 from infra.settings import Settings
 from topics import (
+    CALLBACK_COMPLETED,
     CASE_REPORTED,
     CASE_WITHDRAWN,
     CATASTROPHE_DECLARED,
@@ -29,6 +30,7 @@ from topics import (
 from workers.app import create_app, lag_probe, stop_consuming
 from workers.console_loop import run_console
 from workers.context import HandlerContext
+from workers.handlers.callbacks import apply_callback_completed_batch
 from workers.handlers.cases import apply_case_reported_batch
 from workers.handlers.catastrophes import apply_catastrophe_declared_batch
 from workers.handlers.complaints import apply_complaint_filed_batch
@@ -68,6 +70,7 @@ def handlers() -> dict[str, Handler]:
         DISPATCH_REQUESTED: apply_dispatch_requested_batch,
         REVIEW_COMPLETED: apply_review_completed_batch,
         COMPLAINT_FILED: apply_complaint_filed_batch,
+        CALLBACK_COMPLETED: apply_callback_completed_batch,
         PAYMENT_SETTLED: apply_payment_settled_batch,
         CASE_WITHDRAWN: apply_case_withdrawn_batch,
         CATASTROPHE_DECLARED: apply_catastrophe_declared_batch,

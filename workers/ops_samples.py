@@ -21,8 +21,7 @@ KEEP = timedelta(days=8)
 #: metric → SQL of one number; a metric whose relation is missing is skipped (savepoint).
 SAMPLES: dict[str, str] = {
     "queue_depth": "SELECT count(*) FROM dispatches WHERE status = 'queued'",
-    "open_escalations": "SELECT count(*) FROM rm_escalations WHERE resolved_at IS NULL"
-                        " AND cause NOT IN ('dissatisfied', 'report')",
+    "open_escalations": "SELECT count(*) FROM ops_open_escalations",
     "clocks_at_risk": "SELECT count(*) FROM sla_clocks WHERE stopped_at IS NULL"
                       " AND warned_at IS NOT NULL",
     "open_complaints": "SELECT count(*) FROM complaints WHERE status = 'open'",

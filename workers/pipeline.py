@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from infra.db import is_data_error, is_transient, unit_of_work
@@ -36,13 +37,15 @@ from infra.metrics import Metrics
 from infra.retry import Backoff, describe, report_bug, retry_transient
 from schemas.enums import Outcome
 from topics import TopicNames
+from workers.context import HandlerContext
 from workers.decode import decode_record, dlt_headers, dlt_value
 from workers.records import DeadLetter, Incoming, Record
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-Handler = Callable[[Any, Sequence[Incoming], Any], Awaitable[Sequence[str]]]
+Handler = Callable[[AsyncConnection[Any], Sequence[Incoming], HandlerContext],
+                   Awaitable[Sequence[str]]]
 """``handler(conn, items, context)`` → one :class:`Outcome` per item, in order."""
 
 
@@ -62,7 +65,7 @@ class BatchProcessor:
     publisher: Publisher
     names: TopicNames
     metrics: Metrics
-    context: Any
+    context: HandlerContext
     pause: Callable[[bool], Awaitable[None]] | None = None
     backoff: Backoff = field(default_factory=Backoff)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)

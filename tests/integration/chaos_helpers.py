@@ -32,7 +32,12 @@ from infra.db import migrate
 from infra.embedded import free_port
 from infra.kafka import create_topics
 from infra.outbox import RELAY_LOCK
-from tests.integration.conftest import WorkerProcess, dsn_with_schema, wait_until
+from tests.integration.conftest import (
+    PARKED_WAITING_SQL,
+    WorkerProcess,
+    dsn_with_schema,
+    wait_until,
+)
 from tests.integration.test_lifecycle import load_roster
 from topics import DISPATCH_ASSIGNED, OUTPUT_TOPICS, PAYOUT_APPROVED, TopicNames
 from workers.sim import data as simdata
@@ -263,6 +268,9 @@ class PacedPublisher(threading.Thread):
 _DUE_UNSWEPT = (
     "SELECT count(*) FROM sla_clocks WHERE stopped_at IS NULL AND paused_since IS NULL"
     " AND ((warned_at IS NULL AND warn_at <= now()) OR (breached_at IS NULL AND due_at <= now()))"
+    # a mark not escalated yet (SPEC §4.11): the next sweep raises it
+    " OR (warned_at IS NOT NULL AND NOT warn_escalated)"
+    " OR (breached_at IS NOT NULL AND NOT breach_escalated)"
 )
 
 
@@ -337,7 +345,7 @@ def wait_settled(system: System, distinct: int, timeout: float) -> None:
 
     def settled() -> bool:
         (inbox, parked, pending, due), = system.rows(
-            "SELECT (SELECT count(*) FROM inbox), (SELECT count(*) FROM parked_events),"
+            "SELECT (SELECT count(*) FROM inbox), (" + PARKED_WAITING_SQL + "),"
             " (SELECT count(*) FROM outbox WHERE published_at IS NULL), (" + _DUE_UNSWEPT + ")")
         last[:] = [(inbox, parked, pending, due)]
         return inbox >= distinct and parked == 0 and pending == 0 and due == 0
@@ -347,9 +355,13 @@ def wait_settled(system: System, distinct: int, timeout: float) -> None:
             wait_until(settled, timeout=timeout, what=what)
         except AssertionError:
             inbox, parked, pending, due = last[0]
+            kinds = system.rows("SELECT subject_type, count(*) FROM parked_events p WHERE"
+                                " p.subject_type <> 'callback' OR EXISTS (SELECT 1 FROM"
+                                " callbacks b WHERE b.callback_id = p.subject_id) GROUP BY 1")
             raise AssertionError(
                 f"{system.label}: not {what} after {timeout:.0f} s: inbox {inbox} of"
-                f" {distinct} identities, {parked} events still parked, {pending} outbox rows"
+                f" {distinct} identities, {parked} events still parked {kinds},"
+                f" {pending} outbox rows"
                 f" unpublished, {due} due clocks unmarked") from None
         time.sleep(1.0)
 
@@ -485,15 +497,23 @@ def snapshot(system: System, scenario: Scenario) -> dict[str, Any]:
         (c, p, t, et, s, i, o, _timeline_detail(t, d))
         for c, p, t, et, s, i, o, d in system.rows(
             "SELECT case_id, complaint_id, event_type, event_time, source, event_id, outcome,"
-            " detail FROM rm_case_timeline WHERE outcome <> 'parked'")
+            " detail FROM rm_case_timeline WHERE outcome <> 'parked'"
+            " AND event_type <> 'callback.completed'")  # compared per callback below
         if c not in excluded)
+    snap.update(_callback_snapshot(system, excluded))
     snap["rm_data_quality"] = Counter(
         r for r in system.rows(
             "SELECT kind, subject_type, subject_id, event_type, source, event_id, detail,"
-            " data_time FROM rm_data_quality WHERE kind <> 'subject_unknown'")
+            " data_time FROM rm_data_quality WHERE kind <> 'subject_unknown'"
+            " AND subject_type <> 'callback'")  # compared with the callbacks
         if not (r[1] == "case" and r[2] in excluded))
+    # callbacks_reached/dissatisfied include routing-dependent dispatch callbacks: compared
+    # per callback instead (rm_callbacks below)
     snap["rm_daily_stats"] = {
-        r[:4]: r[4:] for r in system.rows("SELECT * FROM rm_daily_stats")
+        r[:4]: r[4:] for r in system.rows(
+            "SELECT day, insurer, line, province, reported, dispatched, surveyed, approved,"
+            " rejected, complaints, sla_breaches, closed, withdrawn FROM rm_daily_stats")
+        if any(r[4:])  # a group with callback results only
         if r[0] < scenario.compare_days_before}
     snap["rm_alerts"] = {
         r[0]: r[1:] for r in system.rows(
@@ -516,6 +536,66 @@ def snapshot(system: System, scenario: Scenario) -> dict[str, Any]:
             " CASE WHEN province = ANY(%s) THEN NULL ELSE load END FROM rm_adjuster_load",
             (sorted(CONTENDED_PROVINCES),))}
     return snap
+
+
+def _callback_snapshot(system: System, excluded: set[str]) -> dict[str, Any]:
+    """Callbacks (SPEC §4.10) and escalations (§4.11), compared in :func:`compare` except
+    for the dispatch callbacks whose existence depends on routing (see there).
+
+    The adjuster asked about is routing-dependent in the contended provinces, and for a
+    closing callback anywhere (a dispatch surveyed before its request never had one): left
+    out there.
+    An escalation's ``raised_at``/``due_at`` are left out: a mark the sweeper set ahead of
+    the data, taken back by a pause and set again later keeps its first escalation (once
+    ever, SPEC §4.11), so only which escalations stand, to whom and their resolution
+    are compared.
+    """
+    contended = sorted(CONTENDED_PROVINCES)
+    return {
+        "rm_callbacks": {r[0]: r[1:] for r in system.rows(
+            "SELECT b.callback_id, b.kind, b.case_id, b.complaint_id, b.dispatch_id,"
+            " CASE WHEN c.province = ANY(%s) OR b.kind = 'closing' THEN NULL"
+            " ELSE b.adjuster_id END, b.reason,"
+            " b.status, b.attempts, b.satisfaction, b.praise, b.report, b.requested_at,"
+            " b.due_by, b.completed_at FROM rm_callbacks b"
+            " LEFT JOIN rm_cases c ON c.case_id = b.case_id", (contended,))
+            if r[2] not in excluded},
+        "callback_attempts": {r[:2]: r[2:] for r in system.rows(
+            "SELECT callback_id, attempt, outcome, satisfaction, praise, report, completed_at,"
+            " applied, source, event_id FROM callback_attempts")},
+        "rm_escalations": {r[0]: r[1:] for r in system.rows(
+            "SELECT escalation_id, subject_type, subject_id, case_id, cause, level, to_id,"
+            " resolved_at FROM rm_escalations") if r[3] not in excluded},
+    }
+
+
+def _routing_dependent_callbacks(ref: dict[str, Any], got: dict[str, Any]) -> set[str]:
+    """callback_ids of dispatch callbacks that exist only if routing assigned the dispatch
+    before its survey: dispatches of the contended provinces, or surveyed first in a run."""
+    from schemas import callback_id
+
+    out = set()
+    for snap in (ref, got):
+        for d, row in snap["dispatches"].items():
+            if row[3] in CONTENDED_PROVINCES or row[12]:
+                out.add(callback_id("dispatch", d))
+    return out
+
+
+def _without(view: dict[Any, Any], ids: set[str]) -> dict[Any, Any]:
+    """``view`` without the rows whose key (or subject id) is one of ``ids``."""
+    out = {}
+    for k, v in view.items():
+        key = k[0] if isinstance(k, tuple) else k
+        if key in ids or (isinstance(v, tuple) and len(v) > 1 and v[1] in ids):
+            continue
+        out[k] = v
+    return out
+
+
+def _without_clocks(view: dict[Any, Any], ids: set[str]) -> dict[Any, Any]:
+    """``rm_sla_clocks`` rows without the callback clocks of ``ids``."""
+    return {k: v for k, v in view.items() if not (k[0] == "callback" and k[1] in ids)}
 
 
 def _diff_map(name: str, ref: dict[Any, Any], got: dict[Any, Any], limit: int = 5) -> list[str]:
@@ -559,11 +639,18 @@ def _dispatch_diffs(ref: dict[str, tuple[Any, ...]], got: dict[str, tuple[Any, .
 def compare(ref: dict[str, Any], got: dict[str, Any]) -> list[str]:
     """Differences between a reference snapshot and another run's (empty = equal)."""
     out: list[str] = []
+    skip = _routing_dependent_callbacks(ref, got)
     for view in (*_VIEWS, "rm_daily_stats", "rm_alerts", "adjusters", "rm_notices"):
+        if view == "rm_sla_clocks":  # the clocks of routing-dependent callbacks aside
+            out += _diff_map(view, _without_clocks(ref[view], skip),
+                             _without_clocks(got[view], skip))
+            continue
         out += _diff_map(view, ref[view], got[view])
     for view in ("rm_case_timeline", "rm_data_quality"):
         out += _diff_counter(view, ref[view], got[view])
     out += _dispatch_diffs(ref["dispatches"], got["dispatches"])
+    for view in ("rm_callbacks", "callback_attempts", "rm_escalations"):
+        out += _diff_map(view, _without(ref[view], skip), _without(got[view], skip))
     return out
 
 
@@ -636,7 +723,11 @@ def invariants(system: System, outputs: dict[str, list[Output]], scenario: Scena
     per_event = Counter(system.rows(
         "SELECT source, event_id FROM rm_case_timeline WHERE outcome <> 'parked'"))
     twice = [k for k, c in per_event.items() if c > 1]
-    if twice or len(per_event) != scenario.distinct:
+    # callback attempts for callbacks never requested stay parked for good (no effect row)
+    (orphans,), = system.rows(
+        "SELECT count(*) FROM parked_events p WHERE p.subject_type = 'callback' AND NOT EXISTS"
+        " (SELECT 1 FROM callbacks b WHERE b.callback_id = p.subject_id)")
+    if twice or len(per_event) + orphans != scenario.distinct:
         out.append(f"timeline: {len(per_event)} events with an effect row of {scenario.distinct},"
                    f" {len(twice)} with several (e.g. {twice[:3]})")
     (rows, cases, ids), = system.rows(

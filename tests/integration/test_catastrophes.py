@@ -8,7 +8,8 @@ import copy
 import json
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import psycopg
 import pytest
@@ -18,6 +19,7 @@ from schemas import alert_id
 from tests.integration import builders as b
 from tests.integration.inproc import FakeClock, apply, context
 from workers.monitor.loop import check_once
+from workers.ops_page import render_ops_page
 
 pytestmark = pytest.mark.integration
 WZ = {"city": "温州市", "province": "浙江省"}
@@ -155,6 +157,20 @@ def test_a_declared_catastrophe_makes_a_15000_initial_approval_a_fast_track_payo
     # not a late declaration, nothing to record
     assert _rows(dsn, "SELECT count(*) FROM rm_data_quality WHERE kind = 'late_declaration'"
                  ) == [(0,)]
+    page = asyncio.run(_ops_page(dsn))
+    assert "Declared catastrophes (1)" in page and "TY-1" in page and "浙江省/温州市" in page
+
+
+async def _ops_page(dsn: str) -> str:
+    pool = AsyncConnectionPool(dsn, min_size=1, max_size=2, open=False,
+                               kwargs={"autocommit": False})
+    await pool.open()
+    try:
+        runtime = SimpleNamespace(pool=pool, context=SimpleNamespace(
+            clock=lambda: b.T0 + timedelta(hours=1)))
+        return await render_ops_page(cast(Any, runtime))
+    finally:
+        await pool.close()
 
 
 def test_the_catastrophe_alert_opens_is_resent_per_version_and_resolves_72_h_after(

@@ -96,7 +96,8 @@ def test_closing_a_complaint_closes_the_ones_merged_into_it(dsn: str) -> None:
                       " FROM rm_complaints ORDER BY 1")
     assert rows == [("CP-1", "upheld", None, True), ("CP-2", "upheld", "CP-1", True),
                     ("CP-3", "upheld", "CP-1", True)]
-    assert _rows(dsn, "SELECT count(*) FROM sla_clocks WHERE stopped_at IS NULL") == [(0,)]
+    assert _rows(dsn, "SELECT count(*) FROM sla_clocks WHERE clock = 'complaint'"
+                      " AND stopped_at IS NULL") == [(0,)]
 
 
 def test_extensions_move_due_at_keep_reached_marks_and_stop_at_the_limit(dsn: str) -> None:

@@ -29,6 +29,7 @@ import math
 import os
 import random
 import urllib.request
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -47,10 +48,11 @@ from schemas import INPUT_EVENTS, Envelope
 from tests.conftest import contract_dir
 from tests.integration.conftest import wait_until
 from tests.integration.kafka_helpers import HEADERS, read_all
-from topics import CASE_WITHDRAWN, PAYMENT_SETTLED, V1_INPUT_TOPICS, TopicNames
+from topics import CALLBACK_COMPLETED, CASE_WITHDRAWN, PAYMENT_SETTLED, V1_INPUT_TOPICS, TopicNames
 
-#: v2 topics are fuzzed once their handlers land (payment-settled, case-withdrawn: issue 11)
-INPUT_TOPICS = (*V1_INPUT_TOPICS, PAYMENT_SETTLED, CASE_WITHDRAWN)
+#: v2 topics are fuzzed once their handlers land (payment-settled, case-withdrawn: issue 11;
+#: callback-completed: issue 12)
+INPUT_TOPICS = (*V1_INPUT_TOPICS, PAYMENT_SETTLED, CASE_WITHDRAWN, CALLBACK_COMPLETED)
 
 pytestmark = pytest.mark.integration
 
@@ -69,6 +71,7 @@ SAMPLES: dict[str, list[str]] = {
     "review-completed": ["review.completed.initial.json", "review.completed.survey.json",
                          "review.completed.complaint.json"],
     "complaint-filed": ["complaint.filed.json"],
+    "callback-completed": ["callback.completed.json"],
     "payment-settled": ["payment.settled.json", "payment.settled.failed.json"],
     "case-withdrawn": ["case.withdrawn.json"],
 }
@@ -77,6 +80,7 @@ TIME_PATHS: dict[str, list[tuple[str, ...]]] = {
     "dispatch-requested": [("time",), ("data", "requested_at")],
     "review-completed": [("time",), ("data", "completed_at")],
     "complaint-filed": [("time",), ("data", "filed_at")],
+    "callback-completed": [("time",), ("data", "completed_at")],
     "payment-settled": [("time",), ("data", "settled_at")],
     "case-withdrawn": [("time",), ("data", "withdrawn_at")],
 }
@@ -240,6 +244,7 @@ def business_key(topic: str, event: Envelope) -> tuple[str, str]:
     d = event.data
     attr = {"case-reported": "case_id", "dispatch-requested": "dispatch_id",
             "review-completed": "review_id", "complaint-filed": "complaint_id",
+            "callback-completed": "callback_id",
             "payment-settled": "settlement_id", "case-withdrawn": "case_id"}[topic]
     return attr, str(getattr(d, attr))
 
@@ -272,6 +277,8 @@ class Fuzzer:
             data["dispatch_id"] = f"FZ-D-{n}"
         elif topic == "review-completed":
             data["review_id"] = f"FZ-R-{n}"
+        elif topic == "callback-completed":
+            data["callback_id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"fz-callback-{n}"))
         elif topic == "payment-settled":
             data["settlement_id"] = f"FZ-S-{n}"
         elif topic == "case-withdrawn":
@@ -321,6 +328,10 @@ class Fuzzer:
             data.pop("amount", None)
             if not data["reason"].strip():
                 data["reason"] += "理由"
+        elif topic == "callback-completed":
+            data["comment"] = next(it)
+            data["agent_id"] = "CB-" + "".join(next(it).split())[:100]
+            data["case_id"] = f"FZ-{self.n - 4}"
         elif topic == "payment-settled":  # parked: its payout never exists
             data["bank_ref"] = "B-" + "".join(next(it).split())[:100]
             data["case_id"] = f"FZ-{self.n - 4}"
@@ -767,6 +778,10 @@ def _assert_stored_verbatim(conn: psycopg.Connection[Any], valid: list[Message])
         "SELECT case_id, requested_by FROM withdrawals").fetchall()}
     vault = {(r[0], r[1]): r[2] for r in conn.execute(
         "SELECT source, event_id, fields FROM pii_vault").fetchall()}
+    # callback attempts for callbacks never requested wait parked (SPEC §4.10)
+    parked = {(r[0], r[1]): r[2] for r in conn.execute(
+        "SELECT source, event_id, payload FROM parked_events WHERE subject_type = 'callback'"
+    ).fetchall()}
     checked = Counter[str]()
     for m in valid:
         ev = m.event
@@ -784,6 +799,11 @@ def _assert_stored_verbatim(conn: psycopg.Connection[Any], valid: list[Message])
         elif m.topic == "complaint-filed":
             assert complaints[d.complaint_id] == (d.insurer, d.against_adjuster_id), m.origin
             pii = [d.description, d.complainant.name, d.complainant.phone]
+        elif m.topic == "callback-completed":
+            payload = parked[(ev.source, ev.id)]
+            assert (payload["callback_id"], payload["agent_id"]) == (
+                str(d.callback_id), d.agent_id), m.origin
+            pii = [d.comment]
         elif m.topic == "payment-settled":
             assert settlements[d.settlement_id] == (d.case_id, d.bank_ref), m.origin
             pii = []

@@ -105,6 +105,8 @@ def test_notices_are_stored_without_pii_and_published_with_it(
                 b.review("R-S", "C-1", "survey", "completed", at=60, amount="3200.00",
                          dispatch_id="D-1"),
                 b.review("R-D", "C-1", "initial", "documents_requested", at=70),
+                # asked again while pending: accepted, and told again (its full list)
+                b.review("R-D2", "C-1", "initial", "documents_requested", at=75),
                 b.review("R-A", "C-1", "initial", "approved", at=90, amount="3200.00"),
             ], ctx)
             # a redelivered trigger yields no second notice
@@ -116,7 +118,7 @@ def test_notices_are_stored_without_pii_and_published_with_it(
     asyncio.run(scenario())
     stored = _outbox(dsn)
     kinds = [e["data"]["kind"] for e in stored]
-    assert kinds == ["dispatch_assigned", "documents_required", "decision"]
+    assert kinds == ["dispatch_assigned", "documents_required", "documents_required", "decision"]
     by_kind = {e["data"]["kind"]: e for e in stored}
     assert by_kind["dispatch_assigned"]["id"] == notice_id("dispatch_assigned", "C-1", "D-1")
     assert by_kind["decision"]["id"] == notice_id("decision", "C-1", "R-A")
@@ -129,7 +131,7 @@ def test_notices_are_stored_without_pii_and_published_with_it(
                for e in stored)
     assert _rows(dsn, "SELECT missing_documents, missing_documents_list FROM rm_reviews"
                       " WHERE review_id = 'R-D'") == [(2, ["驾驶证", "维修发票"])]
-    assert _rows(dsn, "SELECT count(*) FROM rm_notices WHERE published_at IS NULL") == [(3,)]
+    assert _rows(dsn, "SELECT count(*) FROM rm_notices WHERE published_at IS NULL") == [(4,)]
 
     async def relay() -> dict[str, int]:
         pool, pii = await _pool(worker_dsn), await _pool(pii_dsn)
@@ -142,9 +144,9 @@ def test_notices_are_stored_without_pii_and_published_with_it(
             await pool.close()
             await pii.close()
 
-    assert asyncio.run(relay()).get(CUSTOMER_NOTICES) == 3
+    assert asyncio.run(relay()).get(CUSTOMER_NOTICES) == 4
     got = [json.loads(r.value) for r in read_all(bootstrap, names.name(CUSTOMER_NOTICES),
-                                                 expect=3)]
+                                                 expect=4)]
     assert sorted(e["id"] for e in got) == sorted(e["id"] for e in stored)
     assert all(e["data"]["to"] == {"role": "reporter", "name": "张伟", "phone": "13812345678"}
                for e in got)

@@ -41,6 +41,12 @@ def _seed(dsn: str) -> None:
                 "INSERT INTO escalations (escalation_id, subject_type, subject_id, cause, level,"
                 " to_id, raised_at, summary) VALUES (%s, 'payout', %s, %s, %s, %s, %s, 's')",
                 (f"e-{n}", f"P-{n}", cause, level, to, NOW - H))
+            if cause != "dissatisfied":  # a clock escalation's clock: running, warning mark set
+                conn.execute(
+                    "INSERT INTO sla_clocks (subject_type, subject_id, clock, started_at, window_s,"
+                    " warn_s, due_at, warn_at, warned_at) VALUES ('payout', %s, %s, %s, 3600,"
+                    " 2880, %s, %s, %s)", (f"P-{n}", cause, NOW - 2 * H, NOW - H, NOW - 72 * H / 60,
+                                           NOW - 72 * H / 60))
 
 
 def test_callbacks_panel_counts_due_dissatisfied_today_and_open_escalations(dsn: str) -> None:

@@ -28,7 +28,7 @@ from infra.db import migrate
 from infra.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from infra.kafka import create_topics
 from tests.integration.chaos_helpers import publish_events, read_output_topics
-from tests.integration.conftest import WorkerProcess, wait_until
+from tests.integration.conftest import PARKED_WAITING_SQL, WorkerProcess, wait_until
 from tests.integration.test_lifecycle import load_roster
 from topics import PAYOUT_APPROVED, TopicNames
 from workers.simulate import generate, write_roster_csv
@@ -139,7 +139,7 @@ def test_postgres_stopped_mid_run_pauses_then_resumes_without_loss(
         # nothing lost, nothing applied twice: the simulator's own tally
         exp = run.expected
         assert _count(dsn, "SELECT count(*) FROM inbox") == distinct
-        assert _count(dsn, "SELECT count(*) FROM parked_events") == 0
+        assert _count(dsn, PARKED_WAITING_SQL) == 0
         assert _count(dsn, "SELECT count(*) FROM rm_cases") == exp.cases
         with psycopg.connect(dsn) as conn:
             statuses = dict(conn.execute("SELECT case_id, status FROM rm_cases").fetchall())

@@ -10,7 +10,8 @@ numbers, addresses, descriptions, review reasons — is then searched for in:
 * the worker's log (all levels) and the ``roster load`` output,
 * ``/metrics``, ``/`` (ops page) and ``/healthz``,
 * every ``rm_*`` view and every other table except ``pii_vault`` (``SELECT *`` as text),
-* the ``alerts``, ``dispatch-assigned`` and ``payout-approved`` topics (keys, values, headers),
+* the ``alerts``, ``dispatch-assigned``, ``payout-approved`` and ``escalations`` topics (keys,
+  values, headers),
 * the headers of the four ``.DLT`` topics,
 
 and must be found 0 times. Short values are matched sensibly: a name of 2–3 CJK characters
@@ -45,6 +46,7 @@ from topics import (
     ALERTS,
     CUSTOMER_NOTICES,
     DISPATCH_ASSIGNED,
+    ESCALATIONS,
     INPUT_TOPICS,
     PAYOUT_APPROVED,
     TopicNames,
@@ -98,10 +100,11 @@ def pii_of_event(topic: str, event: dict[str, Any]) -> Iterator[tuple[str, str]]
         "review-completed": [("reason",)],
         "complaint-filed": [("description",), ("complainant", "name"),
                             ("complainant", "phone")],
+        "callback-completed": [("comment",)],
         "payment-settled": [],  # v2 inputs without PII
         "case-withdrawn": [],
     }
-    for path in fields[topic]:
+    for path in fields.get(topic, []):
         value = get(*path)
         if isinstance(value, (str, int)) and str(value).strip():
             yield ".".join(path), str(value).strip()
@@ -417,7 +420,7 @@ def test_no_published_pii_leaks_outside_the_vault(
     for rel, cells in _db_texts(dsn, exclude={"pii_vault"}).items():
         texts[f"table/view {rel}"] = cells
     n_out = {t: count(f"SELECT count(*) FROM outbox WHERE topic = '{t}'")
-             for t in (ALERTS, DISPATCH_ASSIGNED, PAYOUT_APPROVED)}
+             for t in (ALERTS, DISPATCH_ASSIGNED, PAYOUT_APPROVED, ESCALATIONS)}
     with psycopg.connect(dsn) as c:  # diagnostics for the assertion below
         dbg = (c.execute("SELECT topic, count(*) FROM outbox GROUP BY 1").fetchall(),
                c.execute("SELECT status, count(*) FROM dispatches GROUP BY 1").fetchall(),

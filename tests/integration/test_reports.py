@@ -14,10 +14,12 @@ import json
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from PIL import Image
 from psycopg_pool import AsyncConnectionPool
@@ -26,6 +28,7 @@ from infra.db import unit_of_work
 from tests.integration.inproc import FakeClock, apply, context
 from tests.integration.test_ops_page import _browser, _chromium
 from tests.integration.test_ops_page_charts import _pixels_near
+from tests.integration.test_roles import dsn_as, login_role
 from workers.reports.data import ReportData, fetch_report
 from workers.reports.period import Period, parse_month, parse_week
 from workers.roster import read_roster_file, replace_roster
@@ -33,6 +36,7 @@ from workers.sim.model import SimRun
 from workers.simulate import generate, write_roster_csv
 
 pytestmark = pytest.mark.integration
+__all__ = ["login_role"]  # the fixture, used by name
 
 CST = timezone(timedelta(hours=8))
 START = datetime(2026, 10, 24, 20, 0, tzinfo=CST)  # spans the end of October into November
@@ -121,7 +125,34 @@ def _tally(run: SimRun, period: Period) -> dict[str, Any]:
             stops["stopped"] += 1
             stops["on_time"] += min(ends) - started <= SURVEY_WINDOW[urgency]
     return {"intake": intake, "categories": categories, "surveyed": surveyed,
-            "survey_stops": stops}
+            "survey_stops": stops, "callbacks": _callback_tally(run, period, withdrawn)}
+
+
+def _callback_tally(run: SimRun, period: Period,
+                    withdrawn: dict[str, datetime]) -> dict[str, tuple[int, int, int]]:
+    """Per Shanghai day of the result: (reached, satisfaction sum, dissatisfied). The result
+    is the lowest attempt reached or refused (SPEC §4.10); a withdrawal cancels the case
+    callbacks of its case that have no result by then — complaint callbacks go on (§4.9)."""
+    attempts: dict[str, list[dict[str, Any]]] = {}
+    for topic, data in _first_of_each(run):
+        if topic == "callback-completed":
+            attempts.setdefault(data["callback_id"], []).append(data)
+    out: dict[str, tuple[int, int, int]] = {}
+    for tries in attempts.values():
+        done = sorted((a for a in tries if a["outcome"] in ("reached", "refused")),
+                      key=lambda a: a["attempt"])
+        if not done or done[0]["outcome"] != "reached":
+            continue
+        result = done[0]
+        at = datetime.fromisoformat(result["completed_at"])
+        cancelled = None if result.get("complaint_id") else withdrawn.get(result.get("case_id", ""))
+        if cancelled is not None and cancelled <= at or not (
+                period.start_at <= at < period.end_at):
+            continue
+        day = at.astimezone(CST).date().isoformat()
+        n, total, bad = out.get(day, (0, 0, 0))
+        out[day] = (n + 1, total + result["satisfaction"], bad + (result["satisfaction"] <= 2))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +184,11 @@ def _check(got: ReportData, want: dict[str, Any]) -> None:
     assert (survey.stopped, survey.on_time) == (want["survey_stops"]["stopped"],
                                                 want["survey_stops"]["on_time"])
     assert survey.on_time < survey.stopped or period.kind == "week"  # some late ones exist
+    got_callbacks = {c.day.isoformat(): (c.reached, round(c.satisfaction_avg * c.reached),
+                                         c.dissatisfied)
+                     for c in got.callbacks or [] if c.reached}
+    assert got_callbacks == want["callbacks"]
+    assert got_callbacks or period.kind == "week"  # the simulated desk answered in each month
     if period.kind == "month":  # surveys of dispatches with an adjuster, in the same month
         assert 0 < sum(r.surveys_completed for r in got.scorecard) <= want["surveyed"]
 
@@ -191,3 +227,15 @@ def test_html_report_opens_offline_in_chromium_with_its_charts(
     assert _pixels_near(img, (0x2F, 0x6F, 0xB3)) > 300  # on-time bars
     assert _pixels_near(img, (0xB3, 0x26, 0x1E)) > 300  # upheld complaints / scorecard bars
     assert _pixels_near(img, (0x4C, 0x78, 0xA8)) > 300  # intake bars (first line's colour)
+
+
+def test_the_dashboards_reader_role_can_run_the_reports(dsn: str,
+                                                       login_role: Callable[..., str]) -> None:
+    """Reports read only public views: a login in claimdesk_reader (no base table, no vault)
+    gets the whole monthly report, callbacks and scorecard included."""
+    reader = login_role("claimdesk_reader")
+    data = fetch_report(dsn_as(dsn, reader), parse_month("2026-11"))
+    assert data.callbacks == [] and data.scorecard == [] and len(data.clocks) >= 9
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), \
+            psycopg.connect(dsn_as(dsn, reader)) as conn:
+        conn.execute("SELECT count(*) FROM cases")  # the base table stays closed to it

@@ -4,6 +4,7 @@ Asia/Shanghai month boundary that UTC puts in the other month, applied newest fi
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from infra.db import unit_of_work
 from tests.conftest import contract_dir
 from tests.integration import builders as b
 from tests.integration.inproc import FakeClock, apply, context
+from workers.context import HandlerContext
 from workers.roster import parse_roster, replace_roster
 
 pytestmark = pytest.mark.integration
@@ -58,20 +60,34 @@ def _events() -> list[tuple[str, list[dict[str, Any]]]]:
     ]
 
 
-async def _run(dsn: str) -> None:
-    clock = FakeClock(b.T0)
-    ctx = context(clock)
+SAMPLE_ROSTER = (contract_dir() / "roster.sample.csv").read_text(encoding="utf-8")
+Steps = Callable[[AsyncConnectionPool, HandlerContext], Awaitable[None]]
+
+
+async def _load_roster(pool: AsyncConnectionPool, ctx: HandlerContext, text: str) -> None:
+    async with unit_of_work(pool) as uow:
+        await replace_roster(uow.conn, parse_roster(text), ctx)
+        await uow.commit()
+
+
+async def _with_sample_roster(dsn: str, steps: Steps) -> None:
+    """The contract's sample roster loaded, then ``steps`` through the real handlers."""
+    ctx = context(FakeClock(b.T0))
     pool = AsyncConnectionPool(dsn, min_size=1, max_size=2, open=False)
     await pool.open(wait=True)
     try:
-        sample = (contract_dir() / "roster.sample.csv").read_text(encoding="utf-8")
-        async with unit_of_work(pool) as uow:
-            await replace_roster(uow.conn, parse_roster(sample), ctx)
-            await uow.commit()
-        for topic, events in _events():
-            await apply(pool, topic, events, ctx)
+        await _load_roster(pool, ctx, SAMPLE_ROSTER)
+        await steps(pool, ctx)
     finally:
         await pool.close()
+
+
+async def _run(dsn: str) -> None:
+    async def steps(pool: AsyncConnectionPool, ctx: HandlerContext) -> None:
+        for topic, events in _events():
+            await apply(pool, topic, events, ctx)
+
+    await _with_sample_roster(dsn, steps)
 
 
 COLUMNS = ("adjuster_id", "month", "dispatches_assigned", "surveys_completed", "surveys_unable",
@@ -143,25 +159,15 @@ def test_scorecard_callback_columns_from_results(dsn: str) -> None:
 
 
 async def _reroute(dsn: str) -> None:
-    clock = FakeClock(b.T0)
-    ctx = context(clock)
-    pool = AsyncConnectionPool(dsn, min_size=1, max_size=2, open=False)
-    await pool.open(wait=True)
-    try:
-        sample = (contract_dir() / "roster.sample.csv").read_text(encoding="utf-8")
-        async with unit_of_work(pool) as uow:
-            await replace_roster(uow.conn, parse_roster(sample), ctx)
-            await uow.commit()
+    async def steps(pool: AsyncConnectionPool, ctx: HandlerContext) -> None:
         await apply(pool, "case-reported", [b.case("C1", at=0)], ctx)
         await apply(pool, "dispatch-requested", [b.dispatch("D1", "C1", at=5, preferred=X)], ctx)
-        without_x = "\n".join(line for line in sample.splitlines() if not line.startswith(X))
-        async with unit_of_work(pool) as uow:  # X leaves: D1 is re-routed (SPEC §4.2 v2)
-            await replace_roster(uow.conn, parse_roster(without_x), ctx)
-            await uow.commit()
+        without_x = "\n".join(ln for ln in SAMPLE_ROSTER.splitlines() if not ln.startswith(X))
+        await _load_roster(pool, ctx, without_x)  # X leaves: D1 is re-routed (SPEC §4.2 v2)
         await apply(pool, "review-completed", [b.review("S1", "C1", "survey", "completed", at=60,
                                                         dispatch_id="D1", amount="100.00")], ctx)
-    finally:
-        await pool.close()
+
+    await _with_sample_roster(dsn, steps)
 
 
 def test_facts_belong_to_the_adjuster_at_survey_time(dsn: str) -> None:

@@ -17,9 +17,12 @@ from schemas import payout_id
 from tests.conftest import contract_dir
 from tests.integration import builders as b
 from tests.integration.inproc import FakeClock, apply, context
+from topics import TopicNames
+from workers.context import HandlerContext
 from workers.monitor.loop import check_once
 from workers.ops_page import fetch_page, page_time, render_html
 from workers.ops_panels.payments import PANELS
+from workers.rules.policy import parse_policy_toml
 
 pytestmark = pytest.mark.integration
 DAY = 24 * 60
@@ -168,3 +171,24 @@ def test_zero_approval_closes_at_once_and_a_failed_payout_opens_an_alert(dsn: st
     assert _one(dsn, "SELECT kind, scope, resolved_at FROM rm_alerts"
                      " WHERE kind = 'payment_failed'") == [
         ("payment_failed", {"insurer": "PICC"}, None)]
+
+
+def test_an_insurer_without_a_settlement_feed_gets_no_payment_clock(dsn: str) -> None:
+    async def scenario() -> None:
+        policy = parse_policy_toml("[insurer.CPIC]\npayment_tracking = false\n")
+        ctx = HandlerContext(names=TopicNames(), policy=policy,
+                             clock=FakeClock(b.T0 + timedelta(days=30)))
+        pool = AsyncConnectionPool(dsn, min_size=1, max_size=2, open=False)
+        await pool.open()
+        try:
+            await apply(pool, "case-reported", [b.case("C-1", insurer="CPIC"),
+                                                b.case("C-2")], ctx)
+            await apply(pool, "review-completed", _approved("C-1") + _approved("C-2"), ctx)
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())
+    assert _one(dsn, "SELECT subject_id FROM rm_sla_clocks WHERE clock = 'payment'") == [
+        ("C-2",)]
+    assert _one(dsn, "SELECT status FROM rm_cases ORDER BY case_id") == [
+        ("approved",), ("approved",)]

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.integration.conftest import wait_until
+from tests.integration.conftest import PARKED_WAITING_SQL, wait_until
 from tests.integration.test_lifecycle import load_roster
 from topics import TopicNames
 from workers.simulate import generate, publish_run, write_roster_csv
@@ -45,7 +45,7 @@ def test_two_thousand_simulated_cases_match_the_published_tally(
     assert _rows(dsn, "SELECT count(*) FROM rm_reviews WHERE stage = 'survey'")[0][0] \
         == exp.survey_reviews
     assert _rows(dsn, "SELECT count(*) FROM rm_complaints")[0][0] == exp.complaints
-    assert _rows(dsn, "SELECT count(*) FROM parked_events")[0][0] == 0
+    assert _rows(dsn, PARKED_WAITING_SQL)[0][0] == 0
     statuses = dict(_rows(dsn, "SELECT case_id, status FROM rm_cases"))
     wrong = {c: (statuses.get(c), s) for c, s in exp.status.items() if statuses.get(c) != s}
     assert wrong == {}

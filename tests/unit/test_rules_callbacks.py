@@ -108,3 +108,13 @@ def test_satisfaction_alert_needs_five_reached_and_forty_percent_dissatisfied() 
     assert satisfaction_hits(bad[:4], at) == []  # only 4 reached
     # the window is the last 7 days of completed_at: (at − 7 d, at]
     assert satisfaction_hits(bad, at + H) == []
+
+
+def test_cancellation_counts_only_attempts_before_it() -> None:
+    cancel = T0 + 30 * timedelta(minutes=1)  # between attempt 1 (T0) and attempt 2 (T0 + H)
+    for order in itertools.permutations([A1U, A2R]):
+        r = callback_result(order, cancelled_at=cancel)
+        assert (r.status, r.result, r.stopped_at) == ("cancelled", None, cancel)
+    r = callback_result([A1U, A2R], cancelled_at=T0 + 2 * H)
+    assert r.status == "reached" and r.result == A2R
+    assert callback_result([], cancelled_at=T0).status == "cancelled"

@@ -122,3 +122,20 @@ def test_cat_declare_builds_a_valid_event() -> None:
 def test_cat_declare_names_the_bad_argument(line: str, message: str) -> None:
     with pytest.raises(DeclareError, match=message):
         build_event(_args(line), now=T)
+
+
+def test_the_ops_panel_lists_catastrophes_with_areas_and_alert_state() -> None:
+    from datetime import date
+
+    from workers.ops_panels.base import PageTime
+    from workers.ops_panels.catastrophes import render_catastrophes
+
+    t = PageTime(T, date(2026, 7, 28))
+    assert render_catastrophes([], t) == ""
+    html = render_catastrophes([(
+        "TY-2026-21", "台风<杜苏芮>", "typhoon",
+        [{"province": "浙江省", "city": "温州市"}, {"province": "福建省", "city": None}],
+        T - 12 * H, None, T, 2, 17, True)], t)
+    assert "浙江省/温州市, 福建省" in html and "ongoing" in html and "open" in html
+    assert "台风&lt;杜苏芮&gt;" in html and "<杜苏芮>" not in html  # escaped
+    assert ">17<" in html

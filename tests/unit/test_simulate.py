@@ -215,7 +215,8 @@ def test_lifecycle_order_per_case(plain: SimRun) -> None:
     reported: dict[str, datetime] = {}
     for event in plain.events:
         d = _data(event)
-        if event.topic == "complaint-filed" or d.get("stage") == "complaint":
+        if event.topic in ("complaint-filed", "callback-completed") or (
+                d.get("stage") == "complaint"):  # not part of the review chain
             if "case_id" in d:
                 assert event.data_time > reported[d["case_id"]]
             continue
@@ -315,7 +316,8 @@ def _replay(run: SimRun) -> tuple[dict[str, str], dict[str, tuple[Decimal, str]]
             continue
         seen.add(event.event_id)
         d = _data(event)
-        if event.topic == "complaint-filed" or d.get("stage") == "complaint":
+        if event.topic in ("complaint-filed", "callback-completed") or (
+                d.get("stage") == "complaint"):
             continue
         if event.topic == "case-reported":
             states[d["case_id"]] = cl.apply_case_reported(
@@ -391,7 +393,8 @@ def test_live_sim_publishes_due_steps_at_wall_time() -> None:
     assert densest >= 60  # a burst of 60-120 cases within one minute
     order: dict[str, list[str]] = defaultdict(list)
     for _, e in seen:
-        if e.topic != "complaint-filed" and _data(e).get("stage") != "complaint":
+        if e.topic not in ("complaint-filed", "callback-completed") and (
+                _data(e).get("stage") != "complaint"):
             order[e.key].append(e.topic)
     assert all(topics_[0] == "case-reported" for topics_ in order.values())
     with pytest.raises(ValueError):
@@ -520,3 +523,54 @@ def test_live_ids_differ_between_runs_with_the_same_seed() -> None:
 
     assert first_ids("a") == first_ids("a")
     assert first_ids("a").isdisjoint(first_ids("b"))
+
+
+def test_callback_answers_match_the_requests_claimdesk_will_make(plain: SimRun) -> None:
+    """Same sampling rule, same ids (SPEC §4.10); one adjuster clearly worse."""
+    from schemas import callback_id
+    from workers.rules.callbacks import DISSATISFIED_MAX, is_sampled
+
+    t = _by_topic(plain)
+    answers = t["callback-completed"]
+    assert answers and all(a["attempt"] in (1, 2, 3) for a in answers)
+    surveyed = [r for r in t["review-completed"]
+                if r["stage"] == "survey" and r["decision"] == "completed"]
+    expected = {callback_id("dispatch", r["dispatch_id"]) for r in surveyed
+                if is_sampled("dispatch", r["dispatch_id"], 20)}
+    expected |= {callback_id("closing", r["case_id"]) for r in t["review-completed"]
+                 if r["decision"] == "rejected"}
+    first_paid: dict[str, str] = {}
+    for st in sorted(t["payment-settled"], key=lambda x: x["settled_at"]):
+        if st["status"] == "paid":
+            first_paid.setdefault(st["case_id"], st["settled_at"])
+    filed = defaultdict(list)
+    for c in t["complaint-filed"]:
+        if "case_id" in c:
+            filed[c["case_id"]].append(c["filed_at"])
+    expected |= {callback_id("closing", case) for case, at in first_paid.items()
+                 if is_sampled("closing", case, 30) or any(
+                     datetime.fromisoformat(f) <= datetime.fromisoformat(at)
+                     for f in filed[case])}
+    expected |= {callback_id("complaint", c["complaint_id"]) for c in t["complaint-filed"]}
+    answered = {a["callback_id"] for a in answers}
+    withdrawn = {w["case_id"] for w in t["case-withdrawn"]}
+    unanswered = {callback_id("dispatch", r["dispatch_id"]) for r in surveyed
+                  if r["case_id"] in withdrawn}  # the desk stops calling once told
+    assert answered <= expected and expected - answered <= unanswered
+    firsts = {a["callback_id"] for a in answers if a["attempt"] == 1}
+    assert answered - unanswered <= firsts  # every callback starts at attempt 1
+    assert any(a["outcome"] == "unreachable" for a in answers)
+    adjuster_of = {callback_id("dispatch", r["dispatch_id"]): r["reviewer_id"] for r in surveyed}
+    scores: dict[str, list[int]] = defaultdict(list)
+    for a in answers:
+        if a["outcome"] == "reached" and a["callback_id"] in adjuster_of:
+            scores[adjuster_of[a["callback_id"]]].append(a["satisfaction"])
+    share = {k: sum(s <= DISSATISFIED_MAX for s in v) / len(v) for k, v in scores.items()
+             if len(v) >= 5}
+    from workers.sim.callbacks import pick_bad_adjuster
+
+    worst = max(share, key=lambda k: share[k])
+    assert worst == pick_bad_adjuster(adjusters_by_city(plain.roster)) and share[worst] >= 0.4
+    assert sorted(share.values())[len(share) // 2] < 0.1  # the others are mostly satisfied
+    cases = t["case-reported"]
+    assert 0.75 < sum("received_by" in c for c in cases) / len(cases) < 0.95

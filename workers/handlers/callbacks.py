@@ -16,12 +16,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from schemas import CallbackCompleted
 from workers.context import HandlerContext
 from workers.escalations import count_escalations, record_escalations
 from workers.handlers.common import claim_batch, lock_subjects, timeline_row
 from workers.records import Incoming
-from workers.rules.callbacks import AFTER_RESULT, Attempt, callback_result
+from workers.rules.callbacks import AFTER_CANCEL, AFTER_RESULT, Attempt, callback_result
 from workers.rules.escalations import DISSATISFIED, REPORT, SUPERVISOR, Escalation
 from workers.rules.sla import Clock, ClockOp, ClockOpKind
 from workers.store.effects import Effects, TimelineRow, data_hash, flush
@@ -76,16 +78,17 @@ class CallbackRow:
     kind: str
     case_id: str | None
     complaint_id: str | None
-    insurer: str
+    insurer: str | None
     status: str
     stopped_at: datetime | None
+    cancelled_at: datetime | None = None
     attempts: dict[int, AttemptFacts] = field(default_factory=dict)
     new_attempts: list[tuple[AttemptFacts, str]] = field(default_factory=list)
     dirty: bool = False
 
 
 async def apply_callback_completed_batch(
-    conn: Any, items: Sequence[Incoming], ctx: HandlerContext
+    conn: AsyncConnection[Any], items: Sequence[Incoming], ctx: HandlerContext
 ) -> list[str]:
     """Apply a batch of callback.completed events; one outcome per event."""
     outcomes, todo = await claim_batch(conn, "callback-completed", items)
@@ -121,19 +124,13 @@ def apply_attempt(row: CallbackRow, f: AttemptFacts, fx: Effects) -> str:
                   f"attempt {f.attempt} already recorded with different data",
                   "callback.completed", f.source, f.event_id, f.completed_at)
         return "duplicate"
-    if row.status == "cancelled":
-        fx.dq("callback_cancelled", "callback", row.callback_id,
-              f"attempt {f.attempt} for a cancelled callback", "callback.completed",
-              f.source, f.event_id, f.completed_at)
-        row.new_attempts.append((f, "refused"))
-        return "refused"
     row.attempts[f.attempt] = f
     row.new_attempts.append((f, "applied"))
     row.dirty = True
     return "applied"
 
 
-async def save_callbacks(conn: Any, rows: dict[str, CallbackRow], fx: Effects,
+async def save_callbacks(conn: AsyncConnection[Any], rows: dict[str, CallbackRow], fx: Effects,
                          ctx: HandlerContext) -> None:
     """Write attempts, results, clock stops and follow-up escalations of changed callbacks."""
     attempts = [(r.callback_id, f.attempt, f.outcome, f.satisfaction, f.praise, f.report,
@@ -158,9 +155,9 @@ async def save_callbacks(conn: Any, rows: dict[str, CallbackRow], fx: Effects,
         count_escalations(ctx.metrics, raised)
 
 
-async def _settle(conn: Any, r: CallbackRow, fx: Effects,
+async def _settle(conn: AsyncConnection[Any], r: CallbackRow, fx: Effects,
                   ctx: HandlerContext) -> list[Escalation]:
-    result = callback_result(a.rule for a in r.attempts.values())
+    result = callback_result((a.rule for a in r.attempts.values()), r.cancelled_at)
     res = result.result
     await conn.execute(
         "UPDATE callbacks SET status = %s, result_attempt = %s, satisfaction = %s,"
@@ -172,13 +169,16 @@ async def _settle(conn: Any, r: CallbackRow, fx: Effects,
         fx.dq(AFTER_RESULT, "callback", r.callback_id,
               f"attempt {n} after the result (attempt {res.attempt if res else '?'})",
               "callback.completed", a.source, a.event_id, a.completed_at)
+    for a in r.attempts.values():
+        if r.cancelled_at is not None and a.completed_at >= r.cancelled_at:
+            fx.dq(AFTER_CANCEL, "callback", r.callback_id,
+                  f"attempt {a.attempt} after the callback was cancelled (case withdrawn)",
+                  "callback.completed", a.source, a.event_id, a.completed_at)
     if result.stopped_at is not None and result.stopped_at != r.stopped_at:
-        if r.stopped_at is None:
-            fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "callback", r.callback_id,
-                                        Clock.CALLBACK.value, result.stopped_at))
-        else:  # an earlier attempt arrived late: the clock stops at its result instead
-            await restop_callback_clock(conn, r.callback_id, result.stopped_at)
-    if res is None:
+        # the earliest stop wins: an earlier attempt that arrived late moves the stop back
+        fx.clock_ops.append(ClockOp(ClockOpKind.STOP_EARLIEST, "callback", r.callback_id,
+                                    Clock.CALLBACK.value, result.stopped_at))
+    if res is None or r.insurer is None:
         return []
     sup = ctx.policy.supervisor(r.insurer)
     out = []
@@ -198,27 +198,17 @@ def _follow_up(r: CallbackRow, cause: str, to: str, at: datetime, what: str) -> 
                       to, at, None, f"{what} of {subject}", r.insurer)
 
 
-async def restop_callback_clock(conn: Any, cid: str, at: datetime) -> None:
-    """Move a stopped callback clock's stop to ``at`` and re-settle its marks there (a
-    callback clock never pauses, so this is ``rules.sla.final_marks_on_stop`` at ``at``)."""
-    await conn.execute(
-        "UPDATE sla_clocks SET stopped_at = greatest(%(at)s, started_at),"
-        " warned_at = CASE WHEN warn_at < %(at)s THEN warn_at END,"
-        " breached_at = CASE WHEN due_at < %(at)s THEN due_at END,"
-        " breach_seen_at = CASE WHEN due_at < %(at)s THEN breach_seen_at END"
-        " WHERE subject_type = 'callback' AND subject_id = %(cid)s AND clock = 'callback'",
-        {"at": at, "cid": cid})
-
-
-async def load_callbacks(conn: Any, ids: set[str]) -> dict[str, CallbackRow]:
-    """The sent (enqueued) callbacks among ``ids`` with their applied attempts."""
+async def load_callbacks(conn: AsyncConnection[Any], ids: set[str]) -> dict[str, CallbackRow]:
+    """The sent (enqueued) or cancelled callbacks among ``ids`` with their applied attempts
+    (an attempt for a callback still waiting for its case waits parked)."""
     if not ids:
         return {}
     cur = await conn.execute(
         "SELECT b.callback_id, b.kind, b.case_id, b.complaint_id, b.insurer, b.status,"
-        " c.stopped_at FROM callbacks b LEFT JOIN sla_clocks c ON c.subject_type = 'callback'"
-        " AND c.subject_id = b.callback_id AND c.clock = 'callback'"
-        " WHERE b.callback_id = ANY(%b) AND b.enqueued", (list(ids),))
+        " c.stopped_at, b.cancelled_at FROM callbacks b LEFT JOIN sla_clocks c"
+        " ON c.subject_type = 'callback' AND c.subject_id = b.callback_id AND c.clock = 'callback'"
+        " WHERE b.callback_id = ANY(%b) AND (b.enqueued OR b.cancelled_at IS NOT NULL)",
+        (list(ids),))
     rows = {r[0]: CallbackRow(*r) for r in await cur.fetchall()}
     if rows:
         cur = await conn.execute(
@@ -230,16 +220,18 @@ async def load_callbacks(conn: Any, ids: set[str]) -> dict[str, CallbackRow]:
     return rows
 
 
-async def apply_parked_attempts(conn: Any, fx: Effects, ctx: HandlerContext,
-                                ids: Sequence[str]) -> None:
-    """Apply attempts parked for these (just sent) callbacks, in data-time order."""
+async def apply_parked_attempts(conn: AsyncConnection[Any], fx: Effects, ctx: HandlerContext,
+                                ids: Sequence[str], touch: set[str] | None = None) -> None:
+    """Apply attempts parked for these (just sent or cancelled) callbacks, in data-time
+    order, and settle them and the ``touch`` ones (whose cancellation changes the status)."""
     cur = await conn.execute(
         "SELECT payload FROM parked_events WHERE subject_type = 'callback'"
         " AND subject_id = ANY(%b) ORDER BY data_time, event_id", (list(ids),))
     parked = [AttemptFacts.from_payload(r[0]) for r in await cur.fetchall()]
-    if not parked:
+    touch = touch or set()
+    if not parked and not touch:
         return
-    rows = await load_callbacks(conn, {f.callback_id for f in parked})
+    rows = await load_callbacks(conn, {f.callback_id for f in parked} | touch)
     for f in parked:
         row = rows.get(f.callback_id)
         if row is not None:
@@ -248,4 +240,24 @@ async def apply_parked_attempts(conn: Any, fx: Effects, ctx: HandlerContext,
             fx.timeline.append(TimelineRow(row.case_id, row.complaint_id, "callback.completed",
                                            f.completed_at, f.source, f.event_id, outcome,
                                            f"attempt {f.attempt} {f.outcome}"))
+    for cid in touch:
+        if cid in rows:
+            rows[cid].dirty = True
     await save_callbacks(conn, rows, fx, ctx)
+
+
+async def cancel_case_callbacks(conn: AsyncConnection[Any], case_ids: Sequence[str],
+                                at: datetime, fx: Effects, ctx: HandlerContext) -> None:
+    """Withdrawal (SPEC §4.9): the case callbacks of these cases are cancelled at ``at``
+    (only attempts before it count, so every arrival order agrees); complaint callbacks go
+    on. The caller holds the case locks and flushes ``fx``."""
+    if not case_ids:
+        return
+    cur = await conn.execute(
+        "UPDATE callbacks SET cancelled_at = %s WHERE case_id = ANY(%b) AND kind <> 'complaint'"
+        " AND cancelled_at IS NULL RETURNING callback_id", (at, list(case_ids)))
+    ids = sorted(r[0] for r in await cur.fetchall())
+    if not ids:
+        return
+    await lock_subjects(conn, [f"callback:{cid}" for cid in ids])
+    await apply_parked_attempts(conn, fx, ctx, ids, touch=set(ids))

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from schemas import CaseReported
 from workers.context import HandlerContext
+from workers.handlers.callback_requests import send_callbacks
+from workers.handlers.callback_triggers import became_terminal, closing_requests
 from workers.handlers.catastrophes import effective_for, lock_catastrophes
 from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects, timeline_row
 from workers.handlers.parking import take_parked
@@ -29,7 +33,7 @@ from workers.store.tables import ParkedKey
 
 
 async def apply_case_reported_batch(
-    conn: Any, items: Sequence[Incoming], ctx: HandlerContext
+    conn: AsyncConnection[Any], items: Sequence[Incoming], ctx: HandlerContext
 ) -> list[str]:
     """Apply a batch of case.reported events; one outcome per event."""
     outcomes, todo = await claim_batch(conn, "case-reported", items)
@@ -62,11 +66,13 @@ async def apply_case_reported_batch(
         fx.release_notices({i.event.data.case_id for i in new}, ctx.clock())
     await _apply_parked(conn, set(fx.cases), ctx, fx)
     await flush(conn, fx)
+    await send_callbacks(conn, ctx, await closing_requests(conn, became_terminal(fx), ctx),
+                         case_ids={i.event.data.case_id for i in new})
     await settle_parked(conn, {p.payout_id for p in fx.payouts}, ctx)  # SPEC §4.8 parking
     return outcomes
 
 
-async def _apply_parked(conn: Any, case_ids: set[str], ctx: HandlerContext,
+async def _apply_parked(conn: AsyncConnection[Any], case_ids: set[str], ctx: HandlerContext,
                         fx: Effects) -> None:
     """Reviews and withdrawals that waited for these cases, in data-time then event-id
     order (so a review after a withdrawal is refused as if it had come later)."""
@@ -98,7 +104,7 @@ def _duplicate(fx: Effects, item: Incoming, differs: bool) -> None:
               item.source, item.event_id, data.data_time)
 
 
-async def _known_hashes(conn: Any, ids: set[str]) -> dict[str, str]:
+async def _known_hashes(conn: AsyncConnection[Any], ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
     cur = await conn.execute(
@@ -106,7 +112,7 @@ async def _known_hashes(conn: Any, ids: set[str]) -> dict[str, str]:
     return {r[0]: r[1] for r in await cur.fetchall()}
 
 
-async def _first_dispatches(conn: Any, ids: set[str]) -> dict[str, Any]:
+async def _first_dispatches(conn: AsyncConnection[Any], ids: set[str]) -> dict[str, Any]:
     """Dispatches that arrived before their case: the first requested_at per case."""
     if not ids:
         return {}
@@ -116,7 +122,7 @@ async def _first_dispatches(conn: Any, ids: set[str]) -> dict[str, Any]:
     return {r[0]: r[1] for r in await cur.fetchall()}
 
 
-async def _effective_codes(conn: Any, new: list[Incoming]) -> dict[str, str | None]:
+async def _effective_codes(conn: AsyncConnection[Any], new: list[Incoming]) -> dict[str, str | None]:
     """case_id → effective cat_code: the insurer's, else a declared catastrophe's (§4.5)."""
     out: dict[str, str | None] = {i.event.data.case_id: i.event.data.cat_code for i in new}
     if all(out.values()):
@@ -130,7 +136,7 @@ async def _effective_codes(conn: Any, new: list[Incoming]) -> dict[str, str | No
     return out
 
 
-async def _insert_cases(conn: Any, new: list[Incoming], digests: dict[str, str],
+async def _insert_cases(conn: AsyncConnection[Any], new: list[Incoming], digests: dict[str, str],
                         codes: dict[str, str | None]) -> None:
     if not new:
         return
@@ -159,7 +165,7 @@ async def _insert_cases(conn: Any, new: list[Incoming], digests: dict[str, str],
         [list(c) for c in zip(*rows, strict=True)])
 
 
-async def _fill_complaint_cities(conn: Any, new: list[Incoming]) -> None:
+async def _fill_complaint_cities(conn: AsyncConnection[Any], new: list[Incoming]) -> None:
     """Complaints filed before their case get the case's city now (SPEC §4.6 counts
     group complaints per insurer and city "from the linked case"), so the result does not
     depend on which topic was consumed first. The case locks held here serialise this

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from schemas import (
     AlertData,
     CatastropheDeclared,
@@ -44,7 +46,7 @@ _LOCK = "catastrophes"
 CST = timezone(timedelta(hours=8))
 
 
-async def lock_catastrophes(conn: Any, exclusive: bool = False) -> None:
+async def lock_catastrophes(conn: AsyncConnection[Any], exclusive: bool = False) -> None:
     """Take the catastrophe lock (shared by case/review batches, exclusive here)."""
     fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
     await conn.execute(f"SELECT {fn}(hashtextextended(%s, 7))", (_LOCK,))
@@ -57,7 +59,7 @@ def declaration(d: CatastropheDeclared) -> Declaration:
                        d.occurred_to, d.declared_at)
 
 
-async def declared_cover_at(conn: Any, case_id: str, at: datetime) -> str | None:
+async def declared_cover_at(conn: AsyncConnection[Any], case_id: str, at: datetime) -> str | None:
     """cat_code of a declared catastrophe whose version in force at ``at`` covers the case."""
     cur = await conn.execute(
         f"SELECT {', '.join('v.' + c for c in VERSION_COLUMNS.split(', '))}, c.province, c.city,"
@@ -77,7 +79,7 @@ def effective_for(province: str, city: str, occurred_at: datetime,
 
 
 async def apply_catastrophe_declared_batch(
-    conn: Any, items: Sequence[Incoming], ctx: HandlerContext
+    conn: AsyncConnection[Any], items: Sequence[Incoming], ctx: HandlerContext
 ) -> list[str]:
     """Apply a batch of catastrophe.declared events; one outcome per event."""
     outcomes, todo = await claim_batch(conn, "catastrophe-declared", items)
@@ -111,12 +113,12 @@ async def apply_catastrophe_declared_batch(
     return outcomes
 
 
-async def _known(conn: Any) -> dict[tuple[str, datetime], str]:
+async def _known(conn: AsyncConnection[Any]) -> dict[tuple[str, datetime], str]:
     cur = await conn.execute("SELECT cat_code, declared_at, data_hash FROM catastrophe_versions")
     return {(r[0], r[1]): r[2] for r in await cur.fetchall()}
 
 
-async def _insert(conn: Any, new: list[tuple[Declaration, Incoming, str]]) -> None:
+async def _insert(conn: AsyncConnection[Any], new: list[tuple[Declaration, Incoming, str]]) -> None:
     async with conn.cursor() as cur:
         await cur.executemany(
             "INSERT INTO catastrophe_versions (cat_code, declared_at, name, peril, areas,"
@@ -128,7 +130,7 @@ async def _insert(conn: Any, new: list[tuple[Declaration, Incoming, str]]) -> No
              for v, item, digest in new])
 
 
-async def _recompute_cases(conn: Any, codes: set[str], versions: list[Declaration]) -> None:
+async def _recompute_cases(conn: AsyncConnection[Any], codes: set[str], versions: list[Declaration]) -> None:
     """Give every case the catastrophes may touch its effective cat_code (latest versions)."""
     latest = list(latest_versions(versions).values())
     provinces = sorted({p for v in versions if v.cat_code in codes for p, _ in v.areas})
@@ -148,7 +150,7 @@ async def _recompute_cases(conn: Any, codes: set[str], versions: list[Declaratio
             ([c for c, _ in changes], [e for _, e in changes]))
 
 
-async def _late_declarations(conn: Any, new: dict[Declaration, Incoming],
+async def _late_declarations(conn: AsyncConnection[Any], new: dict[Declaration, Incoming],
                              versions: list[Declaration], fx: Effects) -> None:
     """Covered cases whose initial decision was applied without a version that was in force
     at its completed_at: the decision stays (a payout cannot be recalled); data quality."""
@@ -168,7 +170,7 @@ async def _late_declarations(conn: Any, new: dict[Declaration, Incoming],
                       "catastrophe.declared", item.source, item.event_id, v.declared_at)
 
 
-async def _alerts(conn: Any, codes: set[str], versions: list[Declaration],
+async def _alerts(conn: AsyncConnection[Any], codes: set[str], versions: list[Declaration],
                   new: list[Declaration], ctx: HandlerContext, fx: Effects) -> None:
     """Open the catastrophe alert, or re-send it (same id) for a newer latest version."""
     latest = latest_versions(versions)
@@ -209,7 +211,7 @@ async def _alerts(conn: Any, codes: set[str], versions: list[Declaration],
         fx.output("alert.opened", ALERTS, aid, data, event_id, ctx.clock())
 
 
-async def _covered(conn: Any, code: str) -> int:
+async def _covered(conn: AsyncConnection[Any], code: str) -> int:
     cur = await conn.execute("SELECT count(*) FROM cases WHERE cat_code = %s", (code,))
     row = await cur.fetchone()
     return int(row[0]) if row else 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from workers.records import Incoming
 from workers.store.effects import TimelineRow
 
@@ -21,7 +23,7 @@ def routing_lock(province: str) -> str:
     return f"routing:{province}"
 
 
-async def claim_inbox(conn: Any, topic: str, items: Sequence[Incoming]) -> list[bool]:
+async def claim_inbox(conn: AsyncConnection[Any], topic: str, items: Sequence[Incoming]) -> list[bool]:
     """Record each (source, id) in the inbox; True where the event is new.
 
     Within one batch the first occurrence of an identity wins.
@@ -48,7 +50,7 @@ async def claim_inbox(conn: Any, topic: str, items: Sequence[Incoming]) -> list[
     return out
 
 
-async def claim_batch(conn: Any, topic: str, items: Sequence[Incoming]
+async def claim_batch(conn: AsyncConnection[Any], topic: str, items: Sequence[Incoming]
                       ) -> tuple[list[str], list[tuple[int, Incoming]]]:
     """Claim the batch in the inbox: (outcome per event, the new events with their index).
 
@@ -75,7 +77,7 @@ def timeline_row(item: Incoming, outcome: str, detail: str | None = None) -> Tim
     )
 
 
-async def lock_subjects(conn: Any, keys: Iterable[str], shared: Iterable[str] = ()) -> None:
+async def lock_subjects(conn: AsyncConnection[Any], keys: Iterable[str], shared: Iterable[str] = ()) -> None:
     """Take transaction-level advisory locks on subjects, in one global order.
 
     Every handler locks its subjects (``case:<id>``, ``complaint:<id>``, ``routing``)
@@ -96,7 +98,7 @@ async def lock_subjects(conn: Any, keys: Iterable[str], shared: Iterable[str] = 
         )
 
 
-async def lock_routing(conn: Any, provinces: Iterable[str]) -> None:
+async def lock_routing(conn: AsyncConnection[Any], provinces: Iterable[str]) -> None:
     """Exclusive routing locks of ``provinces``, taken *after* the transaction's subject
     locks (which include :data:`ROUTING_LOCK`, shared): every transaction takes its
     province locks last, so the lock order stays global and deadlock-free."""

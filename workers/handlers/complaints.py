@@ -5,12 +5,17 @@ into the closed one). Complaints never wait for a case."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
+
+from psycopg import AsyncConnection
+from psycopg.rows import class_row, dict_row
 
 from schemas import ComplaintFiled
 from workers.context import HandlerContext
+from workers.handlers.callback_requests import send_callbacks
+from workers.handlers.callback_triggers import complaint_requests, late_complaint_requests
 from workers.handlers.common import claim_batch, lock_subjects, timeline_row
 from workers.handlers.parking import take_parked
 from workers.handlers.review_apply import ReviewFacts
@@ -25,6 +30,7 @@ from workers.rules.complaints import (
 )
 from workers.rules.sla import Clock, ClockOp, ClockOpKind, warn_offset
 from workers.store.effects import Effects, data_hash, flush
+from workers.store.rows import Row, col, insert_rows, update_rows
 from workers.store.tables import ParkedKey
 
 
@@ -42,30 +48,40 @@ class ComplaintRow:
     due_at: datetime | None = None
     extensions: int = 0
     extended_at: datetime | None = None
+    insurer: str = ""
+    against_adjuster_id: str | None = None
     closed_by: str | None = None
     dirty: bool = False
 
 
 _COMPLAINT_COLS = ("complaint_id, case_id, category, status, merged_into, filed_at, closed_at,"
-                   " due_at, extensions, extended_at")
+                   " due_at, extensions, extended_at, insurer, against_adjuster_id")
 
 
-async def load_complaints(conn: Any, ids: set[str]) -> dict[str, ComplaintRow]:
+def closed_now(rows: dict[str, ComplaintRow]) -> list[tuple[str, str | None, str | None, str,
+                                                           datetime]]:
+    """Complaints closed in this batch (callback trigger, SPEC §4.10)."""
+    return [(r.complaint_id, r.case_id, r.against_adjuster_id, r.insurer, r.closed_at)
+            for r in rows.values() if r.dirty and r.closed_by and r.closed_at is not None]
+
+
+async def load_complaints(conn: AsyncConnection[Any], ids: set[str]) -> dict[str, ComplaintRow]:
     """Known complaints among ``ids``, the complaints they were merged into, and every
     complaint merged into those (a closing review closes them too)."""
     if not ids:
         return {}
-    cur = await conn.execute(
+    cur = conn.cursor(row_factory=class_row(ComplaintRow))
+    await cur.execute(
         "WITH roots AS (SELECT coalesce(merged_into, complaint_id) AS root FROM complaints"
         "   WHERE complaint_id = ANY(%b))"
         f" SELECT {_COMPLAINT_COLS} FROM complaints WHERE complaint_id = ANY(%b)"
         "   OR complaint_id IN (SELECT root FROM roots)"
         "   OR merged_into IN (SELECT root FROM roots)",
         (list(ids), list(ids)))
-    return {r[0]: ComplaintRow(*r) for r in await cur.fetchall()}
+    return {r.complaint_id: r for r in await cur.fetchall()}
 
 
-async def complaint_case_locks(conn: Any, ids: set[str]) -> list[str]:
+async def complaint_case_locks(conn: AsyncConnection[Any], ids: set[str]) -> list[str]:
     """``case:<id>`` lock keys of the cases of these complaints (immutable once filed).
 
     A closing review changes every complaint merged into the closed one; taking the case
@@ -136,22 +152,67 @@ def _refuse(fx: Effects, facts: ReviewFacts, row: ComplaintRow, kind: str, detai
     return "refused"
 
 
-async def save_complaints(conn: Any, rows: dict[str, ComplaintRow]) -> None:
-    """Write closed complaints."""
-    dirty = [r for r in rows.values() if r.dirty]
-    if dirty:
-        async with conn.cursor() as cur:
-            await cur.executemany(
-                "UPDATE complaints SET status = %s, closed_at = %s, closed_by_review = %s,"
-                " due_at = %s, extensions = %s, extended_at = %s WHERE complaint_id = %s",
-                [(r.status, r.closed_at, r.closed_by, r.due_at, r.extensions, r.extended_at,
-                  r.complaint_id) for r in dirty])
+@dataclass(frozen=True)
+class ComplaintUpdate(Row):
+    """What a review changes on a complaint (closing, extension)."""
+
+    __table__: ClassVar[str] = "complaints"
+    complaint_id: str
+    status: str
+    closed_at: datetime | None
+    closed_by_review: str | None
+    due_at: datetime | None
+    extensions: int = col("int4")
+    extended_at: datetime | None = col("timestamptz")
+
+
+@dataclass(frozen=True)
+class ComplaintInsert(Row):
+    """A new ``complaints`` row."""
+
+    __table__: ClassVar[str] = "complaints"
+    __conflict__: ClassVar[str] = ""
+    complaint_id: str
+    case_id: str | None
+    insurer: str
+    channel: str
+    category: str
+    against_adjuster_id: str | None
+    owner: str
+    status: str
+    merged_into: str | None
+    city: str | None
+    filed_at: datetime
+    due_at: datetime
+    source: str
+    event_id: str
+    data_hash: str
+    received_by: str | None
+
+
+async def save_complaints(conn: AsyncConnection[Any], rows: dict[str, ComplaintRow]) -> None:
+    """Write the complaints a batch changed (one statement)."""
+    await update_rows(conn, [
+        ComplaintUpdate(r.complaint_id, r.status, r.closed_at, r.closed_by, r.due_at,
+                        r.extensions, r.extended_at) for r in rows.values() if r.dirty],
+        ["complaint_id"])
+
+
+@dataclass
+class _Filed:
+    """What a complaint.filed batch loaded (under its locks) and decided."""
+
+    known: dict[str, ComplaintRow]
+    open_refs: list[ComplaintRef]
+    cities: dict[str, str]
+    fx: Effects = field(default_factory=Effects)
+    inserts: list[ComplaintInsert] = field(default_factory=list)
 
 
 async def apply_complaint_filed_batch(
-    conn: Any, items: Sequence[Incoming], ctx: HandlerContext
+    conn: AsyncConnection[Any], items: Sequence[Incoming], ctx: HandlerContext
 ) -> list[str]:
-    """Apply a batch of complaint.filed events; one outcome per event."""
+    """Apply a batch of complaint.filed events (load → decide → write once)."""
     outcomes, todo = await claim_batch(conn, "complaint-filed", items)
     if not todo:
         return outcomes
@@ -159,70 +220,70 @@ async def apply_complaint_filed_batch(
     case_ids = {d.case_id for d in datas if d.case_id}
     await lock_subjects(conn, [f"complaint:{d.complaint_id}" for d in datas]
                         + [f"case:{c}" for c in case_ids])
-    known = await load_complaints(conn, {d.complaint_id for d in datas})
-    open_refs = await _open_complaints(conn, case_ids)
-    cities = await _case_cities(conn, case_ids)
-    fx = Effects()
-    rows = []
+    b = _Filed(await load_complaints(conn, {d.complaint_id for d in datas}),
+               await _open_complaints(conn, case_ids), await _case_cities(conn, case_ids))
     for n, item in todo:
-        d: ComplaintFiled = item.event.data
-        if d.complaint_id in known:
-            outcomes[n] = "duplicate"
-            fx.timeline.append(timeline_row(item, "duplicate", "complaint_id already filed"))
-            continue
-        ref = ComplaintRef(d.complaint_id, d.case_id, d.category.value, d.filed_at)
-        merged_into = should_merge(ref, open_refs)
-        policy = ctx.policy.for_case(d.insurer, "")  # per insurer: a complaint has no line
-        due = complaint_due_at(d.filed_at, policy)
-        status = "merged" if merged_into else "open"
-        known[d.complaint_id] = ComplaintRow(d.complaint_id, d.case_id, d.category.value,
-                                             status, merged_into, d.filed_at, due_at=due)
-        if merged_into is None:
-            open_refs.append(ref)
-            window = due - d.filed_at
-            fx.clock_ops.append(ClockOp(ClockOpKind.START, "complaint", d.complaint_id,
-                                        Clock.COMPLAINT.value, d.filed_at, window,
-                                        warn_offset(window, policy.sla.warn_fraction), d.insurer))
-        rows.append((d.complaint_id, d.case_id, d.insurer, d.channel.value, d.category.value,
-                     d.against_adjuster_id, complaint_owner(d.against_adjuster_id), status,
-                     merged_into, cities.get(d.case_id or ""), d.filed_at, due, item.source,
-                     item.event_id, data_hash(d), d.received_by))
-        fx.vault("complaint", d.complaint_id, item.source, item.event_id, {
-            "description": d.description, "complainant_name": d.complainant.name,
-            "complainant_phone": d.complainant.phone})
-        detail = f"merged into {merged_into}" if merged_into else "registered"
-        fx.timeline.append(timeline_row(item, "applied", detail))
-    await _insert(conn, rows)
-    for facts in await take_parked(conn, "complaint", {r[0] for r in rows}):
-        fx.reviews[facts.review_id] = facts.row(apply_complaint_review(facts, known, fx))
-        fx.unparked.append(ParkedKey(facts.source, facts.event_id))
-    await save_complaints(conn, known)
-    await flush(conn, fx)
+        outcomes[n] = _decide_filed(item, b, ctx)
+    await insert_rows(conn, b.inserts)
+    for facts in await take_parked(conn, "complaint", {r.complaint_id for r in b.inserts}):
+        b.fx.reviews[facts.review_id] = facts.row(apply_complaint_review(facts, b.known, b.fx))
+        b.fx.unparked.append(ParkedKey(facts.source, facts.event_id))
+    await save_complaints(conn, b.known)
+    await flush(conn, b.fx)
+    requests = await late_complaint_requests(
+        conn, [(r.case_id, r.filed_at) for r in b.inserts if r.case_id is not None], ctx)
+    await send_callbacks(conn, ctx, requests + complaint_requests(closed_now(b.known), ctx))
     return outcomes
 
 
-async def _open_complaints(conn: Any, case_ids: set[str]) -> list[ComplaintRef]:
+def _decide_filed(item: Incoming, b: _Filed, ctx: HandlerContext) -> str:
+    """Register (or merge) one complaint; its effects go to ``b`` (no I/O)."""
+    d: ComplaintFiled = item.event.data
+    if d.complaint_id in b.known:
+        b.fx.timeline.append(timeline_row(item, "duplicate", "complaint_id already filed"))
+        return "duplicate"
+    ref = ComplaintRef(d.complaint_id, d.case_id, d.category.value, d.filed_at)
+    merged_into = should_merge(ref, b.open_refs)
+    policy = ctx.policy.for_case(d.insurer, "")  # per insurer: a complaint has no line
+    due = complaint_due_at(d.filed_at, policy)
+    status = "merged" if merged_into else "open"
+    b.known[d.complaint_id] = ComplaintRow(d.complaint_id, d.case_id, d.category.value,
+                                           status, merged_into, d.filed_at, due_at=due,
+                                           insurer=d.insurer,
+                                           against_adjuster_id=d.against_adjuster_id)
+    if merged_into is None:
+        b.open_refs.append(ref)
+        window = due - d.filed_at
+        b.fx.clock_ops.append(ClockOp(ClockOpKind.START, "complaint", d.complaint_id,
+                                      Clock.COMPLAINT.value, d.filed_at, window,
+                                      warn_offset(window, policy.sla.warn_fraction), d.insurer))
+    b.inserts.append(ComplaintInsert(
+        d.complaint_id, d.case_id, d.insurer, d.channel.value, d.category.value,
+        d.against_adjuster_id, complaint_owner(d.against_adjuster_id), status, merged_into,
+        b.cities.get(d.case_id or ""), d.filed_at, due, item.source, item.event_id,
+        data_hash(d), d.received_by))
+    b.fx.vault("complaint", d.complaint_id, item.source, item.event_id, {
+        "description": d.description, "complainant_name": d.complainant.name,
+        "complainant_phone": d.complainant.phone})
+    b.fx.timeline.append(timeline_row(item, "applied", f"merged into {merged_into}"
+                                      if merged_into else "registered"))
+    return "applied"
+
+
+async def _open_complaints(conn: AsyncConnection[Any], case_ids: set[str]) -> list[ComplaintRef]:
     if not case_ids:
         return []
-    cur = await conn.execute(
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
         "SELECT complaint_id, case_id, category, filed_at FROM complaints"
         " WHERE case_id = ANY(%b) AND status = 'open'", (list(case_ids),))
-    return [ComplaintRef(*r) for r in await cur.fetchall()]
+    return [ComplaintRef(r["complaint_id"], r["case_id"], r["category"], r["filed_at"])
+            for r in await cur.fetchall()]
 
 
-async def _case_cities(conn: Any, case_ids: set[str]) -> dict[str, str]:
+async def _case_cities(conn: AsyncConnection[Any], case_ids: set[str]) -> dict[str, str]:
     if not case_ids:
         return {}
     cur = await conn.execute(
         "SELECT case_id, city FROM cases WHERE case_id = ANY(%b)", (list(case_ids),))
     return {r[0]: r[1] for r in await cur.fetchall()}
-
-
-async def _insert(conn: Any, rows: list[tuple[Any, ...]]) -> None:
-    if rows:
-        async with conn.cursor() as cur:
-            await cur.executemany(
-                "INSERT INTO complaints (complaint_id, case_id, insurer, channel, category,"
-                " against_adjuster_id, owner, status, merged_into, city, filed_at, due_at,"
-                " source, event_id, data_hash, received_by) VALUES (%s, %s, %s, %s, %s, %s, %s,"
-                " %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from workers.handlers.review_apply import ReviewFacts
 from workers.store.effects import Effects
 from workers.store.tables import ParkedRow
@@ -19,7 +21,8 @@ def park(fx: Effects, facts: ReviewFacts, subject_type: str, subject_id: str) ->
     return "parked"
 
 
-async def take_parked(conn: Any, subject_type: str, subject_ids: set[str]) -> list[ReviewFacts]:
+async def take_parked(conn: AsyncConnection[Any], subject_type: str,
+                      subject_ids: set[str]) -> list[ReviewFacts]:
     """Parked reviews for the given subjects, in data-time then event-id order.
 
     The caller holds the subjects' locks and deletes the rows via ``fx.unparked``.

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from schemas import PayoutApproved, payout_approved_event_id
 from topics import PAYOUT_APPROVED
 from workers.context import HandlerContext
@@ -88,7 +90,7 @@ class ReviewFacts:
                            self.completed_at, self.source, self.event_id, outcome, detail)
 
 
-async def surge_open_at(conn: Any, province: str, city: str, at: datetime,
+async def surge_open_at(conn: AsyncConnection[Any], province: str, city: str, at: datetime,
                         fx: Effects | None = None) -> bool:
     """Was a surge alert for the city open at data time ``at``?
 
@@ -115,7 +117,7 @@ async def surge_open_at(conn: Any, province: str, city: str, at: datetime,
                for p, c, opened, resolved in fx.surge_alerts)
 
 
-async def _declared_cover(conn: Any, case_id: str, at: datetime, fx: Effects) -> str | None:
+async def _declared_cover(conn: AsyncConnection[Any], case_id: str, at: datetime, fx: Effects) -> str | None:
     """:func:`declared_cover_at`, without its per-review query while no catastrophe was
     ever declared (the usual case; one EXISTS per batch, kept in ``fx``). Declarations
     take the catastrophe lock exclusively and review batches hold it shared, so the
@@ -128,7 +130,7 @@ async def _declared_cover(conn: Any, case_id: str, at: datetime, fx: Effects) ->
 
 
 async def apply_case_review(
-    conn: Any, facts: ReviewFacts, case: CaseRow, ctx: HandlerContext, fx: Effects
+    conn: AsyncConnection[Any], facts: ReviewFacts, case: CaseRow, ctx: HandlerContext, fx: Effects
 ) -> str:
     """Apply a survey/initial/second/joint review to a known case; returns the outcome."""
     policy = ctx.policy.for_case(case.insurer, case.line)
@@ -173,7 +175,6 @@ def _refuse(case: CaseRow, facts: ReviewFacts, code: str, detail: str, fx: Effec
 
 def _apply_transition(case: CaseRow, t: Transition, facts: ReviewFacts, policy: Any,
                       fx: Effects, ctx: HandlerContext) -> None:
-    before = case.state.status
     case.state = t.state
     case.updated_at = facts.completed_at
     case.dirty = True
@@ -184,7 +185,7 @@ def _apply_transition(case: CaseRow, t: Transition, facts: ReviewFacts, policy: 
     if t.state.status in (CaseStatus.APPROVED, CaseStatus.CLOSED):
         case.approved_amount = facts.amount
     add_clock_ops(fx, case, t.clocks, facts.completed_at, policy)
-    _notices(case, before, t, facts, fx, ctx)
+    _notices(case, t, facts, fx, ctx)
     if t.payout is not None:
         pid = payout_id(case.case_id, t.payout.review_id)
         event_id = payout_approved_event_id(pid)
@@ -203,11 +204,11 @@ def _apply_transition(case: CaseRow, t: Transition, facts: ReviewFacts, policy: 
                                 ctx.policy.payment_window(case.insurer, case.line), policy)
 
 
-def _notices(case: CaseRow, before: CaseStatus, t: Transition, facts: ReviewFacts,
+def _notices(case: CaseRow, t: Transition, facts: ReviewFacts,
              fx: Effects, ctx: HandlerContext) -> None:
     """Tell the customer (SPEC §4.12): all missing documents at once; the decision."""
     status = t.state.status
-    if facts.decision == "documents_requested" and before is not CaseStatus.DOCUMENTS_PENDING:
+    if facts.decision == "documents_requested":  # every accepted one, with its full list
         fx.notice(notices.documents_required(
             case.case_id, facts.review_id, facts.stage, list(facts.missing_documents_list),
             facts.completed_at), ctx.clock())

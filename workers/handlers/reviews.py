@@ -8,12 +8,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from schemas import ReviewCompleted
 from workers.context import HandlerContext
+from workers.handlers.callback_requests import send_callbacks
+from workers.handlers.callback_triggers import (
+    became_terminal,
+    closing_requests,
+    complaint_requests,
+    dispatch_requests,
+)
 from workers.handlers.catastrophes import lock_catastrophes
 from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_routing, lock_subjects
 from workers.handlers.complaints import (
     apply_complaint_review,
+    closed_now,
     complaint_case_locks,
     load_complaints,
     save_complaints,
@@ -46,7 +56,7 @@ def _locks(facts: list[ReviewFacts]) -> list[str]:
 
 
 async def apply_review_completed_batch(
-    conn: Any, items: Sequence[Incoming], ctx: HandlerContext
+    conn: AsyncConnection[Any], items: Sequence[Incoming], ctx: HandlerContext
 ) -> list[str]:
     """Apply a batch of review.completed events; one outcome per event."""
     outcomes, claimed = await claim_batch(conn, "review-completed", items)
@@ -85,11 +95,15 @@ async def apply_review_completed_batch(
         await drain(conn, fx.freed_provinces, freed_at, ctx, fx)
     await save_complaints(conn, complaints)
     await flush(conn, fx)
+    requests = await dispatch_requests(conn, [f.review_id for f in facts_all if f.stage ==
+                                              "survey" and f.decision == "completed"], ctx)
+    requests += await closing_requests(conn, became_terminal(fx), ctx)
+    await send_callbacks(conn, ctx, requests + complaint_requests(closed_now(complaints), ctx))
     await settle_parked(conn, {p.payout_id for p in fx.payouts}, ctx)  # SPEC §4.8 parking
     return outcomes
 
 
-async def _apply_one(conn: Any, facts: ReviewFacts, cases: dict[str, Any],
+async def _apply_one(conn: AsyncConnection[Any], facts: ReviewFacts, cases: dict[str, Any],
                      complaints: dict[str, Any], ctx: HandlerContext, fx: Effects) -> str:
     if facts.stage == "complaint":
         if facts.complaint_id not in complaints:
@@ -110,13 +124,13 @@ def _duplicate(fx: Effects, facts: ReviewFacts, differs: bool) -> None:
               "review.completed", facts.source, facts.event_id, facts.completed_at)
 
 
-async def _known_reviews(conn: Any, ids: set[str]) -> dict[str, str]:
+async def _known_reviews(conn: AsyncConnection[Any], ids: set[str]) -> dict[str, str]:
     cur = await conn.execute(
         "SELECT review_id, data_hash FROM reviews WHERE review_id = ANY(%b)", (list(ids),))
     return {r[0]: r[1] for r in await cur.fetchall()}
 
 
-async def _locked_dispatch_states(conn: Any, ids: set[str]) -> dict[str, tuple[str, Any]]:
+async def _locked_dispatch_states(conn: AsyncConnection[Any], ids: set[str]) -> dict[str, tuple[str, Any]]:
     """:func:`_dispatch_states` under the routing locks of the dispatches' provinces.
 
     A dispatch's province is set once (by its request, under its case lock, which this
@@ -136,7 +150,7 @@ async def _locked_dispatch_states(conn: Any, ids: set[str]) -> dict[str, tuple[s
         locked |= provinces
 
 
-async def _dispatch_states(conn: Any, ids: set[str]) -> dict[str, tuple[str, Any]]:
+async def _dispatch_states(conn: AsyncConnection[Any], ids: set[str]) -> dict[str, tuple[str, Any]]:
     """dispatch_id → (status, province) of the known dispatches among ``ids``."""
     if not ids:
         return {}
@@ -182,7 +196,7 @@ class _DispatchCloses:
             return True
         return False
 
-    async def write(self, conn: Any) -> None:
+    async def write(self, conn: AsyncConnection[Any]) -> None:
         """Write the closes (before anything reads dispatches again in this batch)."""
         if self.inserts:
             await conn.execute(

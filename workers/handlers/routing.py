@@ -12,6 +12,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
 from schemas import DispatchAssigned, dispatch_assigned_event_id
 from topics import DISPATCH_ASSIGNED
 from workers.context import HandlerContext
@@ -27,21 +30,22 @@ from workers.rules.routing import (
 from workers.store.effects import Effects
 
 
-async def load_roster(conn: Any, provinces: set[str]) -> dict[str, Adjuster]:
+async def load_roster(conn: AsyncConnection[Any], provinces: set[str]) -> dict[str, Adjuster]:
     """Adjusters of ``provinces`` with their current open-dispatch load."""
     if not provinces:
         return {}
-    cur = await conn.execute(
-        "SELECT a.adjuster_id, a.province, a.cities, a.skills, a.capacity, a.active AND"
-        " a.in_roster, a.last_assigned_at, (SELECT count(*) FROM dispatches d"
-        "  WHERE d.adjuster_id = a.adjuster_id AND d.status = 'assigned')"
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT a.adjuster_id, a.province, a.cities, a.skills, a.capacity,"
+        " a.active AND a.in_roster AS active, a.last_assigned_at,"
+        " (SELECT count(*)::int FROM dispatches d"
+        "  WHERE d.adjuster_id = a.adjuster_id AND d.status = 'assigned') AS load"
         " FROM adjusters a WHERE a.province = ANY(%b)",
         (list(provinces),),
     )
-    return {
-        r[0]: Adjuster(r[0], r[1], frozenset(r[2]), frozenset(r[3]), r[4], r[5], int(r[7]), r[6])
-        for r in await cur.fetchall()
-    }
+    return {r["adjuster_id"]: Adjuster(**{**r, "cities": frozenset(r["cities"]),
+                                          "skills": frozenset(r["skills"])})
+            for r in await cur.fetchall()}
 
 
 def take(roster: dict[str, Adjuster], decision: RouteDecision, at: datetime) -> None:
@@ -51,7 +55,7 @@ def take(roster: dict[str, Adjuster], decision: RouteDecision, at: datetime) -> 
         roster[a.adjuster_id] = replace(a, load=a.load + 1, last_assigned_at=at)
 
 
-async def save_last_assigned(conn: Any, roster: dict[str, Adjuster],
+async def save_last_assigned(conn: AsyncConnection[Any], roster: dict[str, Adjuster],
                              before: dict[str, Adjuster]) -> None:
     """Persist ``last_assigned_at`` of the adjusters assigned since ``before`` (a copy of
     ``roster`` as loaded); only ever moves forward. A province's roster can hold hundreds
@@ -113,7 +117,7 @@ DRAIN_PAGE = 256
 _QUEUE_KEY = "(urgency <> 'urgent'), requested_at, dispatch_id COLLATE \"C\""
 
 
-async def drain(conn: Any, provinces: set[str], at: datetime, ctx: HandlerContext,
+async def drain(conn: AsyncConnection[Any], provinces: set[str], at: datetime, ctx: HandlerContext,
                 fx: Effects, displaced: frozenset[str] = frozenset(),
                 assigned_ids: set[str] | None = None) -> int:
     """Assign queued dispatches of ``provinces`` as capacity allows; returns how many.
@@ -136,40 +140,50 @@ async def drain(conn: Any, provinces: set[str], at: datetime, ctx: HandlerContex
     after: tuple[Any, ...] | None = None
     while in_city or in_province:
         rows = await _queued_page(conn, provinces, in_city, in_province, after)
-        queued = [DispatchRequest(r[0], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
-        info.update((r[0], (r[1], r[8], r[9])) for r in rows)
+        queued = [DispatchRequest(r["dispatch_id"], r["skill"], r["province"], r["city"],
+                                  r["urgency"], r["requested_at"], r["preferred_adjuster_id"])
+                  for r in rows]
+        info.update((r["dispatch_id"], (r["case_id"], r["survey_due_by"], r["reassigned"]))
+                    for r in rows)
         for dispatch_id, decision in drain_assignable(queued, roster, at):
             take(roster, decision, at)
             assigned.append((dispatch_id, decision))
         if len(rows) < DRAIN_PAGE:
             break
         last = rows[-1]
-        after = (last[5] != "urgent", last[6], last[0])
+        after = (last["urgency"] != "urgent", last["requested_at"], last["dispatch_id"])
         in_city, in_province = _covers(roster.values())
     for dispatch_id, decision in assigned:
         case_id, due, reassigned = info[dispatch_id]
         announce(fx, Announcement(dispatch_id, case_id, decision, due, reassigned,
                                   dispatch_id in displaced, at=at), ctx)
     if assigned:
-        await conn.execute(
-            "UPDATE dispatches d SET status = 'assigned', adjuster_id = u.adjuster_id,"
-            " route_reason = u.reason, decided_at = %s"
-            " FROM unnest(%b::text[], %b::text[], %b::text[]) AS u(dispatch_id, adjuster_id,"
-            " reason) WHERE d.dispatch_id = u.dispatch_id AND d.status = 'queued'",
-            (ctx.clock(), [i for i, _ in assigned], [d.adjuster_id for _, d in assigned],
-             [d.reason for _, d in assigned]))
+        await _write_assigned(conn, assigned, ctx.clock())
         await save_last_assigned(conn, roster, before)
     if assigned_ids is not None:
         assigned_ids.update(i for i, _ in assigned)
     return len(assigned)
 
 
-async def _queued_page(conn: Any, provinces: set[str], in_city: set[tuple[str, str]],
+async def _write_assigned(conn: AsyncConnection[Any], assigned: list[tuple[str, RouteDecision]],
+                          decided_at: datetime) -> None:
+    """The drained requests become ``assigned`` (one statement; only if still queued)."""
+    await conn.execute(
+        "UPDATE dispatches d SET status = 'assigned', adjuster_id = u.adjuster_id,"
+        " route_reason = u.reason, decided_at = %s"
+        " FROM unnest(%b::text[], %b::text[], %b::text[]) AS u(dispatch_id, adjuster_id,"
+        " reason) WHERE d.dispatch_id = u.dispatch_id AND d.status = 'queued'",
+        (decided_at, [i for i, _ in assigned], [d.adjuster_id for _, d in assigned],
+         [d.reason for _, d in assigned]))
+
+
+async def _queued_page(conn: AsyncConnection[Any], provinces: set[str], in_city: set[tuple[str, str]],
                        in_province: set[tuple[str, str]],
-                       after: tuple[Any, ...] | None) -> list[Any]:
+                       after: tuple[Any, ...] | None) -> list[dict[str, Any]]:
     """The next ``DRAIN_PAGE`` queued requests after queue key ``after``, in queue order."""
     keyset = f" AND ({_QUEUE_KEY}) > (%s, %s, %s COLLATE \"C\")" if after else ""
-    cur = await conn.execute(
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
         "SELECT dispatch_id, case_id, skill, province, city, urgency, requested_at,"
         " preferred_adjuster_id, survey_due_by, reassigned FROM dispatches"
         " WHERE status = 'queued' AND province = ANY(%b)"

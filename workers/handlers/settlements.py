@@ -18,10 +18,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from schemas import PaymentSettled
 from topics import PAYMENT_SETTLED
 from workers.context import HandlerContext
 from workers.escalations import count_escalations, record_escalations
+from workers.handlers.callback_requests import send_callbacks
+from workers.handlers.callback_triggers import closing_requests
 from workers.handlers.common import claim_batch, lock_subjects
 from workers.records import Incoming
 from workers.rules import notices
@@ -114,10 +118,12 @@ class _Batch:
     known: dict[str, str]
     rows: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     escalations: list[Escalation] = field(default_factory=list)
+    #: cases closed for the first time (结案回访 at the first close: the earliest paid)
+    first_closes: list[tuple[str, str, str, datetime]] = field(default_factory=list)
 
 
 async def apply_payment_settled_batch(
-    conn: Any, items: Sequence[Incoming], ctx: HandlerContext
+    conn: AsyncConnection[Any], items: Sequence[Incoming], ctx: HandlerContext
 ) -> list[str]:
     """Apply a batch of payment.settled events; one outcome per event."""
     outcomes, claimed = await claim_batch(conn, PAYMENT_SETTLED, items)
@@ -133,7 +139,7 @@ async def apply_payment_settled_batch(
     return outcomes
 
 
-async def settle_parked(conn: Any, payout_ids: set[str], ctx: HandlerContext) -> None:
+async def settle_parked(conn: AsyncConnection[Any], payout_ids: set[str], ctx: HandlerContext) -> None:
     """Apply the settlements parked for payouts just made (caller holds the case locks and
     has flushed the payouts), in data-time then event-id order."""
     if not payout_ids:
@@ -184,6 +190,8 @@ def _apply(f: SettlementFacts, b: _Batch, ctx: HandlerContext, fx: Effects) -> s
     if case is not None:
         detail += _close_or_reopen(case, after.closed_at, f.settled_at, fx)
         _clock_and_notice(f, payout, case, before.first_paid_at, after.first_paid_at, fx, ctx)
+        if before.first_paid_at is None and after.first_paid_at is not None:
+            b.first_closes.append((case.case_id, case.insurer, "closed", after.first_paid_at))
     if f.status != PAID:
         b.escalations.append(_failed_escalation(f, payout, ctx))
     fx.timeline.append(f.timeline("applied", detail))
@@ -241,7 +249,7 @@ def _dq(fx: Effects, f: SettlementFacts, kind: str, detail: str) -> None:
           f.event_id, f.settled_at)
 
 
-async def _load(conn: Any, facts: Sequence[SettlementFacts]) -> _Batch:
+async def _load(conn: AsyncConnection[Any], facts: Sequence[SettlementFacts]) -> _Batch:
     ids = list({f.payout_id for f in facts})
     cur = await conn.execute(
         "SELECT payout_id, case_id, insurer, amount FROM payouts WHERE payout_id = ANY(%b)",
@@ -260,7 +268,7 @@ async def _load(conn: Any, facts: Sequence[SettlementFacts]) -> _Batch:
     return _Batch(payouts, cases, known)
 
 
-async def _resolve_failures(conn: Any, payouts: Sequence[PayoutRow]) -> None:
+async def _resolve_failures(conn: AsyncConnection[Any], payouts: Sequence[PayoutRow]) -> None:
     """A payment_failed escalation is open until the next later paid (SPEC §4.11)."""
     rows = [(s.settlement_id, resolves_failure(s, p.history))
             for p in payouts for s in p.history if s.status != PAID]
@@ -273,7 +281,7 @@ async def _resolve_failures(conn: Any, payouts: Sequence[PayoutRow]) -> None:
             ([r[0] for r in rows], [r[1] for r in rows], PAYMENT_FAILED))
 
 
-async def _write(conn: Any, b: _Batch, fx: Effects, ctx: HandlerContext) -> None:
+async def _write(conn: AsyncConnection[Any], b: _Batch, fx: Effects, ctx: HandlerContext) -> None:
     if b.rows:
         await conn.execute(
             "INSERT INTO settlements (settlement_id, payout_id, case_id, status, amount,"
@@ -284,14 +292,20 @@ async def _write(conn: Any, b: _Batch, fx: Effects, ctx: HandlerContext) -> None
             " SET outcome = EXCLUDED.outcome",
             [list(c) for c in zip(*b.rows.values(), strict=True)])
     dirty = [p for p in b.payouts.values() if p.dirty]
-    for p in dirty:
-        s = payout_state(p.history)
+    if dirty:  # one statement for the batch's payouts
+        states = [(p.payout_id, payout_state(p.history)) for p in dirty]
         await conn.execute(
-            "UPDATE payouts SET status = %s, paid_at = %s, failed_at = %s, failure_code = %s,"
-            " first_paid_at = %s WHERE payout_id = %s",
-            (s.status, s.paid_at, s.failed_at, s.failure_code, s.first_paid_at, p.payout_id))
+            "UPDATE payouts p SET status = u.st, paid_at = u.paid, failed_at = u.failed,"
+            " failure_code = u.code, first_paid_at = u.first FROM unnest(%b::text[],"
+            " %b::text[], %b::timestamptz[], %b::timestamptz[], %b::text[], %b::timestamptz[])"
+            " AS u(id, st, paid, failed, code, first) WHERE p.payout_id = u.id",
+            ([i for i, _ in states], [st.status for _, st in states],
+             [st.paid_at for _, st in states], [st.failed_at for _, st in states],
+             [st.failure_code for _, st in states], [st.first_paid_at for _, st in states]))
     raised = await record_escalations(conn, fx, b.escalations, ctx.clock())
     await _resolve_failures(conn, dirty)
     await flush(conn, fx)
+    # 结案回访 at the first close (the earliest paid; a re-close asks for nothing new)
+    await send_callbacks(conn, ctx, await closing_requests(conn, b.first_closes, ctx))
     if ctx.metrics is not None:
         count_escalations(ctx.metrics, raised)

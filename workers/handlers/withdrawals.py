@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from schemas import CaseWithdrawn, DispatchAssigned, dispatch_assigned_event_id
 from topics import CASE_WITHDRAWN, DISPATCH_ASSIGNED
 from workers.context import HandlerContext
+from workers.handlers.callbacks import cancel_case_callbacks
 from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects
 from workers.handlers.routing import drain
 from workers.records import Incoming
@@ -69,7 +72,7 @@ class WithdrawalFacts:
 
 
 async def apply_case_withdrawn_batch(
-    conn: Any, items: Sequence[Incoming], ctx: HandlerContext
+    conn: AsyncConnection[Any], items: Sequence[Incoming], ctx: HandlerContext
 ) -> list[str]:
     """Apply a batch of case.withdrawn events; one outcome per event."""
     outcomes, claimed = await claim_batch(conn, CASE_WITHDRAWN, items)
@@ -108,7 +111,7 @@ async def apply_case_withdrawn_batch(
     return outcomes
 
 
-async def apply_withdrawal(conn: Any, f: WithdrawalFacts, case: CaseRow, ctx: HandlerContext,
+async def apply_withdrawal(conn: AsyncConnection[Any], f: WithdrawalFacts, case: CaseRow, ctx: HandlerContext,
                            fx: Effects) -> str:
     """Apply a withdrawal to a known case (caller holds its lock and ``routing``)."""
     has_payout = await _has_payout(conn, case.case_id)
@@ -127,16 +130,14 @@ async def apply_withdrawal(conn: Any, f: WithdrawalFacts, case: CaseRow, ctx: Ha
     for clock in d.stop:
         fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "case", case.case_id, clock.value, f.withdrawn_at))
     freed = await _cancel_dispatches(conn, case, f.withdrawn_at, ctx, fx)
-    await conn.execute(
-        "UPDATE callbacks SET status = 'cancelled' WHERE case_id = %s AND status = 'requested'"
-        " AND kind <> 'complaint'", (case.case_id,))
+    await cancel_case_callbacks(conn, [case.case_id], f.withdrawn_at, fx, ctx)
     if freed:
         await drain(conn, freed, f.withdrawn_at, ctx, fx)
     fx.timeline.append(f.timeline("applied", d.detail))
     return "applied"
 
 
-async def _cancel_dispatches(conn: Any, case: CaseRow, at: datetime, ctx: HandlerContext,
+async def _cancel_dispatches(conn: AsyncConnection[Any], case: CaseRow, at: datetime, ctx: HandlerContext,
                              fx: Effects) -> set[str]:
     """Cancel the case's queued/assigned dispatches; the provinces whose load was freed."""
     cur = await conn.execute(
@@ -162,14 +163,14 @@ async def _cancel_dispatches(conn: Any, case: CaseRow, at: datetime, ctx: Handle
     return freed
 
 
-async def _has_payout(conn: Any, case_id: str) -> bool:
+async def _has_payout(conn: AsyncConnection[Any], case_id: str) -> bool:
     cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM payouts WHERE case_id = %s)",
                              (case_id,))
     row = await cur.fetchone()
     return bool(row and row[0])
 
 
-async def save_withdrawals(conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+async def save_withdrawals(conn: AsyncConnection[Any], rows: Sequence[tuple[Any, ...]]) -> None:
     """Insert (or, for an unparked one, update) ``withdrawals`` rows."""
     if rows:
         await conn.execute(
@@ -180,7 +181,7 @@ async def save_withdrawals(conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
             [list(c) for c in zip(*rows, strict=True)])
 
 
-async def take_parked_withdrawals(conn: Any, case_ids: set[str]) -> list[WithdrawalFacts]:
+async def take_parked_withdrawals(conn: AsyncConnection[Any], case_ids: set[str]) -> list[WithdrawalFacts]:
     """Withdrawals parked for the given cases (caller deletes them via ``fx.unparked``)."""
     if not case_ids:
         return []

@@ -35,7 +35,7 @@ LagRow = tuple[str, int, int, float]  # topic, partition, lag messages, lag seco
 LagProbe = Callable[[datetime], Iterable[LagRow]]
 STAGES = ("survey", "initial", "second", "joint")
 KINDS = ("surge", "backlog", "sla_breach", "consumer_lag", "group_complaint", "data_quality",
-         "satisfaction", "payment_failed")
+         "satisfaction", "payment_failed", "catastrophe")
 
 
 async def sweep_once(pool: AsyncConnectionPool, now: datetime, metrics: Metrics,

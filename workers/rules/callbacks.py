@@ -26,6 +26,7 @@ COMPLAINT = "complaint"
 SAMPLED = "sampled"
 MANDATORY = "mandatory"
 AFTER_RESULT = "callback_after_result"
+AFTER_CANCEL = "callback_after_cancel"
 LAST_ATTEMPT = 3
 DISSATISFIED_MAX = 2
 """``satisfaction`` ≤ 2 is *dissatisfied*."""
@@ -117,9 +118,17 @@ class CallbackResult:
         return r is not None and r.satisfaction is not None and r.satisfaction <= DISSATISFIED_MAX
 
 
-def callback_result(attempts: Iterable[Attempt]) -> CallbackResult:
-    """Status, result attempt, clock stop instant and the attempts after the result."""
+def callback_result(attempts: Iterable[Attempt],
+                    cancelled_at: datetime | None = None) -> CallbackResult:
+    """Status, result attempt, clock stop instant and the attempts after the result.
+
+    A callback cancelled at ``cancelled_at`` (its case withdrawn, SPEC §4.9) counts only the
+    attempts made before that instant (by data time, so any arrival order agrees); without
+    a result by then it is ``cancelled`` and its clock stops at the cancellation.
+    """
     by_number = sorted(attempts, key=lambda a: a.attempt)
+    if cancelled_at is not None:
+        by_number = [a for a in by_number if a.completed_at < cancelled_at]
     result = next((a for a in by_number if a.outcome in ("reached", "refused")), None)
     if result is not None:
         later = tuple(a.attempt for a in by_number if a.attempt > result.attempt)
@@ -127,6 +136,8 @@ def callback_result(attempts: Iterable[Attempt]) -> CallbackResult:
     last = next((a for a in by_number if a.attempt == LAST_ATTEMPT), None)
     if last is not None and last.outcome == "unreachable":
         return CallbackResult("unreachable", None, last.completed_at, ())
+    if cancelled_at is not None:
+        return CallbackResult("cancelled", None, cancelled_at, ())
     return CallbackResult("requested", None, None, ())
 
 

@@ -97,12 +97,15 @@ def windows_to_close(last_closed: datetime, now: datetime, policy: Policy) -> li
     Includes empty windows, which must be closed with a count of 0.
     """
     window = policy.surge.window
-    starts: list[datetime] = []
-    start = last_closed + window
-    while window_closes_at(start, policy) <= now:
-        starts.append(start)
-        start += window
-    return starts
+    return [last_closed + window * i for i in range(1, n_windows_to_close(last_closed, now,
+                                                                           policy) + 1)]
+
+
+def n_windows_to_close(last_closed: datetime, now: datetime, policy: Policy) -> int:
+    """How many windows :func:`windows_to_close` returns, without listing them (a scope
+    whose first report is decades old has millions of empty windows to close)."""
+    surge = policy.surge
+    return max(0, (now - last_closed - surge.window - surge.grace) // surge.window)
 
 
 def ewma(prev: Decimal, count: int, alpha: Decimal) -> Decimal:
@@ -173,6 +176,33 @@ def close_window(
     if streak >= surge.resolve_windows:
         return replace(state, level=None, calm_windows=0), SurgeEvent.RESOLVED
     return replace(state, calm_windows=streak), None
+
+
+#: Empty windows closed one by one (exactly as :func:`close_window`) before the rest of a
+#: run decays the baseline in one power: a week of 10-minute windows.
+EXACT_EMPTY_RUN = 1008
+
+
+def close_empty_windows(
+    state: SurgeState, n: int, policy: Policy
+) -> tuple[SurgeState, SurgeEvent | None]:
+    """``n`` consecutive empty windows closed: ``close_window(state, 0, policy)`` ``n`` times.
+
+    An open surge resolves within ``resolve_windows`` of them (an empty window is calm);
+    then the baseline decays by ``1 − alpha`` per window. Beyond :data:`EXACT_EMPTY_RUN`
+    windows the decay is one Decimal power (equal to the repeated product up to the last
+    digits of a baseline that small), so a report decades old does not make the monitor
+    close millions of windows one at a time (the fuzz test's 1970 case stalled it).
+    """
+    event: SurgeEvent | None = None
+    done = 0
+    while done < n and (done < EXACT_EMPTY_RUN or state.open):  # open: ≤ resolve_windows
+        state, step = close_window(state, 0, policy)
+        event = event or step
+        done += 1
+    if done < n:
+        state = replace(state, baseline=state.baseline * (1 - policy.surge.alpha) ** (n - done))
+    return state, event
 
 
 def arrival_rate_per_hour(count: int, window: timedelta) -> float:

@@ -19,6 +19,7 @@ from workers.sim.model import CST, SimEvent, Step
 from workers.sim.plan import Planner
 from workers.sim.publish import TopicNamer, make_producer, send
 from workers.sim.roster import adjusters_by_city, roster
+from workers.sim.settle import unsettle
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,8 @@ class LiveSim:
     def _start_case(self, arrived: float, wall: datetime, *, surge: bool) -> None:
         city = self.city if surge else None
         plan = self.planner.case(wall, city, weather=surge and self.rng.random() < 0.5)
+        if self.city is not None and plan.city == self.city.name and plan.cat_delta:
+            unsettle(plan)  # a surge may fast-track it: its payout id is not knowable
         for step in plan.steps:
             step.lag = timedelta(0)
             due = arrived + step.offset.total_seconds() / self.scale

@@ -20,6 +20,7 @@ EVENT_TYPES: dict[str, str] = {
     "dispatch-requested": "dispatch.requested",
     "review-completed": "review.completed",
     "complaint-filed": "complaint.filed",
+    "callback-completed": "callback.completed",
     "payment-settled": "payment.settled",
     "case-withdrawn": "case.withdrawn",
 }

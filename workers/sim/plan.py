@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from workers.sim import callbacks as cb
 from workers.sim import data
 from workers.sim import people as p
 from workers.sim.data import City
@@ -54,6 +55,8 @@ class Planner:
         self.adjusters = adjusters
         self.cases = 0
         self.complaints = 0
+        #: the adjuster customers are clearly less satisfied with (SPEC §4.10 alert)
+        self.bad_adjuster = cb.pick_bad_adjuster({k: list(v) for k, v in adjusters.items()})
 
     # ------------------------------------------------------------------ case.reported
 
@@ -99,6 +102,8 @@ class Planner:
         }
         if plan.cat_code:
             body["cat_code"] = plan.cat_code
+        if rng.random() < 0.85:  # 首问负责人: the hotline agent who took the report
+            body["received_by"] = f"CS-{rng.randint(1, 40):04d}"
         source = f"insurer/{insurer}/claims-hub"
         lead = p.minutes(rng, 5, 6 * _HOUR if line in ("property", "agriculture") else 90)
         self._step(c, "case-reported", source, body, "reported_at", lead=lead)
@@ -106,6 +111,7 @@ class Planner:
         if rng.random() < 0.05:
             self._complaint(c)
         add_v2_traffic(plan)  # settlements, withdrawals (own random stream)
+        self._closing_answers(c)
         return plan
 
     # ---------------------------------------------------------------- the review chain
@@ -191,14 +197,20 @@ class Planner:
             "location": {"province": c.city.province, "city": c.city.name,
                          "district": c.district, "address": c.address},
         }
+        staff = self.adjusters.get(c.city.name) or ["ADJ-XX-0000"]
+        adjuster = rng.choice(staff)
+        if self.bad_adjuster is not None and self.bad_adjuster in staff and (
+                rng.random() < 0.35):
+            adjuster = self.bad_adjuster
+        if adjuster == self.bad_adjuster:  # routed to them when eligible (SPEC §4.2)
+            body["preferred_adjuster_id"] = adjuster
+        c.adjuster = adjuster
         source = rng.choice(("center/hotline/dispatch-desk", f"insurer/{plan.insurer}/claims-hub"))
         plan.status = "dispatched"
         self._step(c, "dispatch-requested", source, body, "requested_at")
 
     def _survey(self, c: _Case) -> Decimal | None:
         rng = self.rng
-        staff = self.adjusters.get(c.city.name) or ["ADJ-XX-0000"]
-        c.adjuster = rng.choice(staff)
         body: dict[str, Any] = {"review_id": f"R-{c.serial}-survey", "stage": "survey",
                                 "case_id": c.plan.case_id,
                                 "dispatch_id": f"D-{c.serial}-1", "reviewer_id": c.adjuster}
@@ -211,6 +223,9 @@ class Planner:
         self._disputed(c, body)
         c.plan.status = "surveyed"
         self._step(c, "review-completed", "center/field-app", body, "completed_at")
+        dispatch_id = f"D-{c.serial}-1"
+        if cb.sampled("dispatch", dispatch_id, cb.DISPATCH_PERCENT):
+            self._answer(c, "dispatch", dispatch_id, c.t)
         return assessed
 
     def _review(self, c: _Case, stage: str, n: int, decision: str,
@@ -232,6 +247,7 @@ class Planner:
         if decision == "rejected":
             body["reason"] = rng.choice(data.REJECT_REASONS)
             plan.status = "rejected"
+            self._answer(c, "closing", plan.case_id, c.t)  # mandatory for a rejection
         elif decision == "documents_requested":
             docs = data.MISSING_DOCUMENTS[plan.line]
             body["missing_documents"] = rng.sample(docs, rng.randint(1, min(3, len(docs))))
@@ -271,6 +287,8 @@ class Planner:
             rng.random() < 0.6
         ):
             body["against_adjuster_id"] = c.adjuster
+        if rng.random() < 0.8:
+            body["received_by"] = f"CS-{rng.randint(1, 40):04d}"
         key = plan.case_id if linked else complaint_id
         at = p.minutes(rng, 1 * _HOUR, 5 * _DAY)
         source = rng.choice((f"insurer/{plan.insurer}/hotline", "center/hotline"))
@@ -287,6 +305,41 @@ class Planner:
         at += p.minutes(rng, 1 * _DAY, 10 * _DAY)
         self._step(c, "review-completed", "center/complaint-desk", review, "completed_at",
                    at=at, key=key)
+        self._answer(c, "complaint", complaint_id, at, complaint_id=complaint_id,
+                     case_id=plan.case_id if linked else None, key=key,
+                     about=body.get("against_adjuster_id"))
+
+    def _closing_answers(self, c: _Case) -> None:
+        """结案回访 once the case's fate is known: none for a withdrawn case; at the first
+        ``paid`` for a closed one (sampled, or mandatory after a complaint)."""
+        plan = c.plan
+        closing = cb.callback_uuid("closing", plan.case_id)
+        if plan.status == "withdrawn":  # the desk stops calling once told (SPEC §4.9)
+            at = min(s.offset for s in plan.steps if s.topic == "case-withdrawn")
+            plan.steps = [s for s in plan.steps if not (
+                s.topic == "callback-completed" and "complaint_id" not in s.data
+                and (s.offset >= at or s.data["callback_id"] == closing))]
+            return
+        paid = [s.offset for s in plan.steps
+                if s.topic == "payment-settled" and s.data["status"] == "paid"]
+        if not paid:
+            return
+        at = min(paid)
+        complained = any(s.topic == "complaint-filed" and s.data.get("case_id") == plan.case_id
+                         and s.offset <= at for s in plan.steps)
+        if complained or cb.sampled("closing", plan.case_id, cb.CLOSING_PERCENT):
+            self._answer(c, "closing", plan.case_id, at)
+
+    def _answer(self, c: _Case, kind: str, subject_id: str, at: timedelta, *,
+                complaint_id: str | None = None, case_id: str | None = None,
+                key: str | None = None, about: str | None = None) -> None:
+        """The calling desk's attempts for a callback claimdesk will request at ``at``."""
+        if kind != "complaint":
+            case_id, about = c.plan.case_id, c.adjuster
+        bad = about is not None and about == self.bad_adjuster
+        for delay, body in cb.answers(self.rng, kind, subject_id, case_id, complaint_id, bad):
+            self._step(c, "callback-completed", "center/callback-desk", body, "completed_at",
+                       at=at + delay, key=key)
 
     def _step(self, c: _Case, topic: str, source: str, body: dict[str, Any], time_field: str,
               *, lead: timedelta | None = None, at: timedelta | None = None,

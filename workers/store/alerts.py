@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from psycopg import AsyncConnection
+from psycopg.rows import class_row
+
 from schemas import (
     AlertData,
     Staffing,
@@ -61,13 +64,14 @@ class OpenAlert:
     staffing: dict[str, Any] | None
 
 
-async def open_alerts(conn: Any, kind: str) -> dict[str, OpenAlert]:
+async def open_alerts(conn: AsyncConnection[Any], kind: str) -> dict[str, OpenAlert]:
     """Open alerts of ``kind`` by scope key (locked for this transaction)."""
-    cur = await conn.execute(
+    cur = conn.cursor(row_factory=class_row(OpenAlert))
+    await cur.execute(
         "SELECT alert_id, kind, severity, scope, scope_key, summary, value, threshold, opened_at,"
         " clear_checks, staffing FROM alerts WHERE kind = %s AND resolved_at IS NULL FOR UPDATE",
         (kind,))
-    return {r[4]: OpenAlert(*r) for r in await cur.fetchall()}
+    return {r.scope_key: r for r in await cur.fetchall()}
 
 
 def _data(kind: str, aid: str, c: Condition, opened_at: datetime,
@@ -77,7 +81,7 @@ def _data(kind: str, aid: str, c: Condition, opened_at: datetime,
                      opened_at=opened_at, resolved_at=resolved_at, staffing=c.staffing)
 
 
-async def open_alert(conn: Any, kind: str, c: Condition, opened_at: datetime, label: str,
+async def open_alert(conn: AsyncConnection[Any], kind: str, c: Condition, opened_at: datetime, label: str,
                      ctx: HandlerContext, fx: Effects) -> bool:
     """Open an alert unless one is open for (kind, scope); ``label`` makes the id."""
     aid = alert_id(kind, c.scope, label)
@@ -95,7 +99,7 @@ async def open_alert(conn: Any, kind: str, c: Condition, opened_at: datetime, la
     return True
 
 
-async def escalate(conn: Any, row: OpenAlert, c: Condition, ctx: HandlerContext,
+async def escalate(conn: AsyncConnection[Any], row: OpenAlert, c: Condition, ctx: HandlerContext,
                    fx: Effects) -> bool:
     """Raise severity (never lowers it); re-sends alert.opened with the same id."""
     if _RANK[c.severity] <= _RANK[row.severity]:
@@ -109,7 +113,7 @@ async def escalate(conn: Any, row: OpenAlert, c: Condition, ctx: HandlerContext,
     return True
 
 
-async def resolve(conn: Any, row: OpenAlert, at: datetime, ctx: HandlerContext,
+async def resolve(conn: AsyncConnection[Any], row: OpenAlert, at: datetime, ctx: HandlerContext,
                   fx: Effects) -> None:
     """Resolve an open alert and announce it."""
     await conn.execute("UPDATE alerts SET resolved_at = %s WHERE alert_id = %s",
@@ -121,7 +125,7 @@ async def resolve(conn: Any, row: OpenAlert, at: datetime, ctx: HandlerContext,
               alert_resolved_event_id(row.alert_id), ctx.clock())
 
 
-async def reconcile(conn: Any, kind: str, conditions: list[Condition], now: datetime,
+async def reconcile(conn: AsyncConnection[Any], kind: str, conditions: list[Condition], now: datetime,
                     resolve_after: int, ctx: HandlerContext, fx: Effects) -> None:
     """Open, escalate, hold or resolve the alerts of ``kind`` after one check."""
     current = await open_alerts(conn, kind)

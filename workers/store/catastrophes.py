@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from workers.context import HandlerContext
 from workers.rules.catastrophe import Declaration, latest_versions, resolves_at
 from workers.store.alerts import open_alerts, resolve
@@ -24,14 +26,14 @@ def declaration_from_row(row: Sequence[Any]) -> Declaration:
                        row[4], row[5], row[6])
 
 
-async def load_versions(conn: Any, at: datetime | None = None) -> list[Declaration]:
+async def load_versions(conn: AsyncConnection[Any], at: datetime | None = None) -> list[Declaration]:
     """Every version (declared at or before ``at`` when given)."""
     where, args = ("WHERE declared_at <= %s", (at,)) if at is not None else ("", ())
     cur = await conn.execute(f"SELECT {VERSION_COLUMNS} FROM catastrophe_versions {where}", args)
     return [declaration_from_row(r) for r in await cur.fetchall()]
 
 
-async def resolve_catastrophes(conn: Any, now: datetime, ctx: HandlerContext,
+async def resolve_catastrophes(conn: AsyncConnection[Any], now: datetime, ctx: HandlerContext,
                                fx: Effects) -> None:
     """Resolve catastrophe alerts once the monitor's clock passes occurred_to + 72 h
     (of the latest version), with ``resolved_at`` = that instant."""

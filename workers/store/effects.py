@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
 from pydantic import BaseModel
 
 from infra.outbox import OutboxItem, enqueue
@@ -137,13 +139,14 @@ class Effects:
             self.rows.setdefault(type(row), []).append(row)
 
 
-async def load_cases(conn: Any, case_ids: set[str]) -> dict[str, CaseRow]:
+async def load_cases(conn: AsyncConnection[Any], case_ids: set[str]) -> dict[str, CaseRow]:
     """The cases among ``case_ids`` that exist (callers hold their subject locks)."""
     if not case_ids:
         return {}
-    cur = await conn.execute(
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
         "SELECT case_id, insurer, line, province, city, report_no, cat_code,"
-        " insurer_cat_code IS NOT NULL, status, stage,"
+        " insurer_cat_code IS NOT NULL AS insurer_coded, status, stage,"
         " injuries, disputed, cat_mode, approved_amount, closed_at, updated_at,"
         " decision, decided_at, withdrawn_at,"
         " (SELECT bool_or(true) FROM reviews r WHERE r.case_id = c.case_id"
@@ -156,25 +159,23 @@ async def load_cases(conn: Any, case_ids: set[str]) -> dict[str, CaseRow]:
         (list(case_ids),),
     )
     out = {}
-    for row in await cur.fetchall():
-        (cid, insurer, line, province, city, report_no, cat_code, insurer_coded, status, stage,
-         injuries, disputed, cat_mode, approved, closed_at, updated_at, decision, decided_at,
-         withdrawn_at, initial_done, deciders) = row
+    for r in await cur.fetchall():
         # cat_code is the effective one (insurer's, else declared, SPEC §4.5); catastrophe
         # mode counts only an insurer-given one as "has a cat_code" (§4.3)
         state = CaseState(
-            status=CaseStatus(status), stage=Stage(stage) if stage else None,
-            injuries=injuries, disputed=disputed, has_cat_code=insurer_coded,
-            cat_mode=cat_mode if initial_done else None,
+            status=CaseStatus(r["status"]), stage=Stage(r["stage"]) if r["stage"] else None,
+            injuries=r["injuries"], disputed=r["disputed"], has_cat_code=r["insurer_coded"],
+            cat_mode=r["cat_mode"] if r["initial_done"] else None,
         )
-        out[cid] = CaseRow(cid, insurer, line, province, city, report_no, cat_code, state,
-                           approved, closed_at, updated_at,
-                           deciders=[PriorDecision(*d.split(":", 2)) for d in deciders or ()],
-                           decision=decision, decided_at=decided_at, withdrawn_at=withdrawn_at)
+        out[r["case_id"]] = CaseRow(
+            r["case_id"], r["insurer"], r["line"], r["province"], r["city"], r["report_no"],
+            r["cat_code"], state, r["approved_amount"], r["closed_at"], r["updated_at"],
+            deciders=[PriorDecision(*d.split(":", 2)) for d in r["deciders"] or ()],
+            decision=r["decision"], decided_at=r["decided_at"], withdrawn_at=r["withdrawn_at"])
     return out
 
 
-async def flush(conn: Any, fx: Effects) -> None:
+async def flush(conn: AsyncConnection[Any], fx: Effects) -> None:
     """Write every collected effect (order matters: rows before the views that join them).
 
     Each kind of row is written with ONE ``unnest`` statement with binary parameters

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from infra.outbox import OutboxItem
 from infra.pii_fill import PiiRef, complainant_of, reporter_of, review_reason
 from schemas import NoticeRequested, build_output
@@ -64,7 +66,7 @@ def _row(n: Notice) -> tuple[Any, ...]:
             json.dumps(n.params, ensure_ascii=False), n.created_at, n.due_by)
 
 
-async def write_notices(conn: Any, notices: Sequence[Notice], case_ids: Iterable[str],
+async def write_notices(conn: AsyncConnection[Any], notices: Sequence[Notice], case_ids: Iterable[str],
                         now: datetime) -> list[OutboxItem]:
     """Record new notices; return the outbox items of those ready to go out.
 
@@ -118,7 +120,7 @@ async def write_notices(conn: Any, notices: Sequence[Notice], case_ids: Iterable
 
 
 
-async def request_delay_notices(conn: Any, fx: Any, now: datetime, limit: int = 1000) -> int:
+async def request_delay_notices(conn: AsyncConnection[Any], fx: Any, now: datetime, limit: int = 1000) -> int:
     """``delay`` notices for determination clocks whose warning mark is set (SPEC §4.12).
 
     Run in the sweeper's transaction, so it sees every mark, whether the sweeper set it or

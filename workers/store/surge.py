@@ -9,12 +9,15 @@ are not judged: windows are counted but neither closed nor opened into surges.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
+
+from psycopg import AsyncConnection
 
 from schemas import Staffing, format_timestamp
 from workers.context import HandlerContext
@@ -23,13 +26,14 @@ from workers.rules.surge import (
     SurgeEvent,
     SurgeLevel,
     SurgeState,
+    close_empty_windows,
     close_window,
     is_warm,
+    n_windows_to_close,
     on_count,
     staffing_advice,
     window_closes_at,
     window_start,
-    windows_to_close,
 )
 from workers.store.alerts import Condition, escalate, open_alert, open_alerts, resolve
 from workers.store.effects import Effects
@@ -47,7 +51,7 @@ def scope_of(scope_type: str, key: str) -> dict[str, str]:
     return {"insurer": key}
 
 
-async def count_reports(conn: Any, reports: Iterable[Report], ctx: HandlerContext,
+async def count_reports(conn: AsyncConnection[Any], reports: Iterable[Report], ctx: HandlerContext,
                         fx: Effects) -> None:
     """Add new cases to their windows; open or escalate surges of still-open windows."""
     policy: Policy = ctx.policy.default
@@ -79,7 +83,7 @@ async def count_reports(conn: Any, reports: Iterable[Report], ctx: HandlerContex
         await _check_window(conn, scope_type, key, start, count, policy, ctx, fx)
 
 
-async def _ensure_states(conn: Any, first: dict[tuple[str, str], datetime],
+async def _ensure_states(conn: AsyncConnection[Any], first: dict[tuple[str, str], datetime],
                          policy: Policy) -> None:
     """Create missing scopes; move ``first_window`` back when earlier reports arrive.
 
@@ -98,14 +102,14 @@ async def _ensure_states(conn: Any, first: dict[tuple[str, str], datetime],
         ([r[0] for r in rows], [r[1] for r in rows], [r[3] for r in rows]))
 
 
-async def surges_held(conn: Any) -> bool:
+async def surges_held(conn: AsyncConnection[Any]) -> bool:
     """True while a history replay holds surge judging (``surge_hold``, SPEC §9)."""
     cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM surge_hold WHERE released_at IS NULL)")
     row = await cur.fetchone()
     return bool(row and row[0])
 
 
-async def release_hold(conn: Any, now: datetime) -> bool:
+async def release_hold(conn: AsyncConnection[Any], now: datetime) -> bool:
     """Release the holds whose history is consumed; True while one still holds.
 
     Consumed = the inbox has at least ``expected_cases`` case.reported events (the live
@@ -119,7 +123,7 @@ async def release_hold(conn: Any, now: datetime) -> bool:
     return await surges_held(conn)
 
 
-async def _load_state(conn: Any, scope_type: str, key: str
+async def _load_state(conn: AsyncConnection[Any], scope_type: str, key: str
                       ) -> tuple[SurgeState, datetime | None]:
     cur = await conn.execute(
         "SELECT baseline, level, calm_windows, first_window FROM surge_state"
@@ -130,7 +134,7 @@ async def _load_state(conn: Any, scope_type: str, key: str
     return SurgeState(Decimal(row[0]), SurgeLevel(row[1]) if row[1] else None, row[2]), row[3]
 
 
-async def _check_window(conn: Any, scope_type: str, key: str, start: datetime, count: int,
+async def _check_window(conn: AsyncConnection[Any], scope_type: str, key: str, start: datetime, count: int,
                         policy: Policy, ctx: HandlerContext, fx: Effects) -> None:
     state, first_window = await _load_state(conn, scope_type, key)
     warm = is_warm(start, first_window, policy)
@@ -152,7 +156,7 @@ async def _check_window(conn: Any, scope_type: str, key: str, start: datetime, c
          scope_type, key))
 
 
-async def _condition(conn: Any, scope_type: str, key: str, start: datetime, count: int,
+async def _condition(conn: AsyncConnection[Any], scope_type: str, key: str, start: datetime, count: int,
                      state: SurgeState, policy: Policy, warm: bool = True) -> Condition:
     scope = scope_of(scope_type, key)
     label = scope.get("city") or scope["insurer"]
@@ -172,7 +176,7 @@ async def _condition(conn: Any, scope_type: str, key: str, start: datetime, coun
     return Condition(scope, level, count, warn, summary, staffing)
 
 
-async def mean_survey_hours(conn: Any, at: datetime, policy: Policy) -> float:
+async def mean_survey_hours(conn: AsyncConnection[Any], at: datetime, policy: Policy) -> float:
     """Mean request → survey time of dispatches surveyed in the 7 days before ``at``."""
     cur = await conn.execute(
         "SELECT avg(extract(epoch FROM closed_at - requested_at)) / 3600 FROM dispatches"
@@ -185,7 +189,7 @@ async def mean_survey_hours(conn: Any, at: datetime, policy: Policy) -> float:
     return round(float(row[0]), 2)
 
 
-async def close_windows(conn: Any, now: datetime, ctx: HandlerContext, fx: Effects) -> int:
+async def close_windows(conn: AsyncConnection[Any], now: datetime, ctx: HandlerContext, fx: Effects) -> int:
     """Close every window that ended (+ grace) by ``now``; returns windows closed."""
     policy: Policy = ctx.policy.default
     if await release_hold(conn, now):
@@ -194,38 +198,62 @@ async def close_windows(conn: Any, now: datetime, ctx: HandlerContext, fx: Effec
         "SELECT scope_type, scope_key, baseline, level, calm_windows, last_closed_window,"
         " surge_window FROM surge_state ORDER BY 1, 2 FOR UPDATE")
     closed = 0
+    window = policy.surge.window
     for scope_type, key, baseline, level, calm, last, surge_window in await cur.fetchall():
-        starts = windows_to_close(last, now, policy)
-        if not starts:
+        n = n_windows_to_close(last, now, policy)
+        if not n:
             continue
-        counts = await _counts(conn, scope_type, key, starts[0], starts[-1])
+        first, final = last + window, last + window * n
+        counts = await _counts(conn, scope_type, key, first, final)
+        busy = sorted(w for w, c in counts.items() if c)
         state = SurgeState(Decimal(baseline), SurgeLevel(level) if level else None, calm)
-        for start in starts:
+        start = first
+        while start <= final:
+            # one window with reports, or a run of empty ones up to the next such window
+            # (closed at once: a decades-old report leaves millions of them)
+            count = counts.get(start, 0)
+            end = start + window if count else _run_end(start, final + window, busy)
             if state.open and surge_window is not None and start < surge_window:
                 # began before the surge's own window (the monitor is catching up): it
                 # closes as it would have before the surge, never toward resolving it
-                before, _ = close_window(replace(state, level=None), counts.get(start, 0),
-                                         policy)
+                end = min(end, surge_window)
+                before, _ = _close_run(replace(state, level=None), count, start, end, policy)
                 state = replace(state, baseline=before.baseline)
-                continue
-            state, event = close_window(state, counts.get(start, 0), policy)
-            if event is SurgeEvent.RESOLVED:
-                surge_window = None
-                row = (await open_alerts(conn, "surge")).get(
-                    Condition(scope_of(scope_type, key), "warning", 0, 0, "").key)
-                if row is not None:
-                    await resolve(conn, row, now, ctx, fx)
-        closed += len(starts)
+            else:
+                state, event = _close_run(state, count, start, end, policy)
+                if event is SurgeEvent.RESOLVED:
+                    surge_window = None
+                    row = (await open_alerts(conn, "surge")).get(
+                        Condition(scope_of(scope_type, key), "warning", 0, 0, "").key)
+                    if row is not None:
+                        await resolve(conn, row, now, ctx, fx)
+            start = end
+        closed += n
         await conn.execute(
             "UPDATE surge_state SET baseline = %s, level = %s, calm_windows = %s,"
             " last_closed_window = %s, surge_window = %s WHERE scope_type = %s"
             " AND scope_key = %s",
             (state.baseline, state.level.value if state.level else None, state.calm_windows,
-             starts[-1], surge_window if state.open else None, scope_type, key))
+             final, surge_window if state.open else None, scope_type, key))
     return closed
 
 
-async def _counts(conn: Any, scope_type: str, key: str, first: datetime,
+def _run_end(start: datetime, stop: datetime, busy: list[datetime]) -> datetime:
+    """End of the run of empty windows from ``start``: the next window with reports (in
+    sorted ``busy``), else ``stop``."""
+    i = bisect_right(busy, start)
+    return busy[i] if i < len(busy) else stop
+
+
+def _close_run(state: SurgeState, count: int, start: datetime, end: datetime,
+               policy: Policy) -> tuple[SurgeState, SurgeEvent | None]:
+    """Close the window at ``start`` (``count`` reports), or the empty ones in [start, end)."""
+    if count:
+        return close_window(state, count, policy)
+    return close_empty_windows(state, (end - start) // policy.surge.window, policy)
+
+
+async def _counts(conn: AsyncConnection[Any], scope_type: str, key: str, first: datetime,
                   last: datetime) -> dict[datetime, int]:
     cur = await conn.execute(
         "SELECT window_start, count FROM surge_windows WHERE scope_type = %s AND scope_key = %s"
