@@ -563,6 +563,9 @@ def _callback_snapshot(system: System, excluded: set[str]) -> dict[str, Any]:
         "callback_attempts": {r[:2]: r[2:] for r in system.rows(
             "SELECT callback_id, attempt, outcome, satisfaction, praise, report, completed_at,"
             " applied, source, event_id FROM callback_attempts")},
+        # callbacks of the cases left out of the comparison (surge-timing dependent)
+        "excluded_callbacks": {r[0] for r in system.rows(
+            "SELECT callback_id FROM callbacks WHERE case_id = ANY(%s)", (sorted(excluded),))},
         "rm_escalations": {r[0]: r[1:] for r in system.rows(
             "SELECT escalation_id, subject_type, subject_id, case_id, cause, level, to_id,"
             " resolved_at FROM rm_escalations") if r[3] not in excluded},
@@ -571,14 +574,16 @@ def _callback_snapshot(system: System, excluded: set[str]) -> dict[str, Any]:
 
 def _routing_dependent_callbacks(ref: dict[str, Any], got: dict[str, Any]) -> set[str]:
     """callback_ids of dispatch callbacks that exist only if routing assigned the dispatch
-    before its survey: dispatches of the contended provinces, or surveyed first in a run."""
+    before its survey (contended provinces, surveyed first or without an adjuster in a run),
+    and the callbacks of the cases left out of the comparison."""
     from schemas import callback_id
 
     out = set()
     for snap in (ref, got):
         for d, row in snap["dispatches"].items():
-            if row[3] in CONTENDED_PROVINCES or row[12]:
-                out.add(callback_id("dispatch", d))
+            if row[3] in CONTENDED_PROVINCES or row[12] or row[11] is None:
+                out.add(callback_id("dispatch", d))  # no adjuster at survey in some run
+    out |= ref.get("excluded_callbacks", set()) | got.get("excluded_callbacks", set())
     return out
 
 

@@ -233,7 +233,9 @@ def _close_or_reopen(case: CaseRow, closed_at: datetime | None, at: datetime,
 def _clock_and_notice(f: SettlementFacts, payout: PayoutRow, case: CaseRow,
                       first_before: datetime | None, first_after: datetime | None,
                       fx: Effects, ctx: HandlerContext) -> None:
-    """Stop the payment clock at the earliest paid; tell the customer at the first close."""
+    """Stop the payment clock at the earliest paid; at the payout's first paid, tell the
+    customer (once per payout, SPEC §4.8) — also when a later-dated failure applied before
+    it keeps the case from closing now, so the outcome does not depend on arrival order."""
     if first_after is None or first_after == first_before:
         return
     # stop_earliest: an earlier paid arriving later moves the stop back (marks settled again)

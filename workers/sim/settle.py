@@ -22,6 +22,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from workers.sim import callbacks as cb
 from workers.sim import people as p
 from workers.sim.model import CasePlan, Step
 
@@ -56,7 +57,9 @@ def unsettle(plan: CasePlan) -> None:
     would come from another review, with another ``payout_id``, which the simulator cannot
     know; the case then stays ``approved``."""
     if any(s.topic == "payment-settled" for s in plan.steps):
-        plan.steps = [s for s in plan.steps if s.topic != "payment-settled"]
+        closing = cb.callback_uuid("closing", plan.case_id)  # 结案回访: never requested now
+        plan.steps = [s for s in plan.steps if s.topic != "payment-settled" and not (
+            s.topic == "callback-completed" and s.data.get("callback_id") == closing)]
         plan.status = "approved"
 
 
