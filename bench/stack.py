@@ -124,10 +124,12 @@ class Sandbox:
             pass
 
     def input_topics(self) -> list[str]:
-        """Prefixed names of the input topics the bench workload fills (the v1 four)."""
-        from topics import V1_INPUT_TOPICS
+        """Prefixed names of every input topic (the workload fills the v1 four and, since
+        the simulator settles payouts, ``payment-settled``): the ceilings must read all the
+        events the drain applied, or they wait for events that are not there."""
+        from topics import INPUT_TOPICS
 
-        return [self.names.name(t) for t in V1_INPUT_TOPICS]
+        return [self.names.name(t) for t in INPUT_TOPICS]
 
     def scalar(self, sql: str, params: Any = None) -> Any:
         """First column of the first row."""

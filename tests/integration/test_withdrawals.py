@@ -62,7 +62,8 @@ def test_withdrawal_stops_clocks_cancels_dispatches_and_drains_the_queue(dsn: st
     ]))
     assert outcomes[2:] == [["applied"], ["duplicate"], ["refused", "refused"],
                             ["applied", "refused"]]
-    # D-3 was born cancelled (requested before the withdrawal, applied after it): its survey
+    # D-3 was requested before the withdrawal but applied after it: routed (queued: ADJ-1 is
+    # busy with D-2), then cancelled at once; its survey
     # clock stopped at the withdrawal, until its earlier survey arrives and wins
     assert _q(dsn, "SELECT stopped_at FROM rm_sla_clocks WHERE subject_id = 'D-3'") == [
         (b.T0 + timedelta(minutes=30),)]
@@ -85,7 +86,8 @@ def test_withdrawal_stops_clocks_cancels_dispatches_and_drains_the_queue(dsn: st
     events = [json.loads(bytes(r[0]))["data"] for r in _q(
         dsn, "SELECT value FROM outbox WHERE topic = 'dispatch-assigned' ORDER BY seq")]
     assert [(e["dispatch_id"], e["status"]) for e in events] == [
-        ("D-1", "assigned"), ("D-2", "queued"), ("D-1", "cancelled"), ("D-2", "assigned")]
+        ("D-1", "assigned"), ("D-2", "queued"), ("D-1", "cancelled"), ("D-2", "assigned"),
+        ("D-3", "queued"), ("D-3", "cancelled")]  # D-3: routed as if first, then cancelled
     assert sorted(_q(dsn, "SELECT kind FROM rm_data_quality WHERE subject_id = 'C-1'")) == [
         ("case_withdrawn",), ("case_withdrawn",), ("case_withdrawn",), ("case_withdrawn",),
         ("order_conflict",), ("order_conflict",)]

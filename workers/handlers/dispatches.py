@@ -27,6 +27,7 @@ from workers.handlers.routing import (
     save_last_assigned,
     take,
 )
+from workers.handlers.withdrawals import announce_cancelled
 from workers.records import Incoming
 from workers.rules.case_lifecycle import CaseStatus, on_dispatch_requested
 from workers.rules.routing import Adjuster, DispatchRequest, route_dispatch
@@ -165,22 +166,28 @@ def _duplicate(item: Incoming, d: DispatchRequested, conflicting: bool, fx: Effe
 def _place(item: Incoming, d: DispatchRequested, b: _Batch, due: datetime, digest: str,
            surveyed_at: datetime | None, withdrawn: datetime | None,
            ctx: HandlerContext) -> tuple[str, datetime | None]:
-    """Fill a survey's placeholder, record a cancelled one, or route: (detail, survey stop)."""
+    """Fill a survey's placeholder, or route (then cancel, for a withdrawn case): (detail,
+    survey clock stop)."""
     if surveyed_at is not None:
         b.fills.append(DispatchFill(**_columns(item), survey_due_by=due, data_hash=digest))
         return "survey already completed: recorded as surveyed, not assigned", surveyed_at
-    if withdrawn is not None:  # requested before the withdrawal: born cancelled
-        b.inserts.append(replace(_insert(item, None, "case withdrawn", due, digest, ctx),
-                                 status="cancelled"))
-        return ("case withdrawn: recorded as cancelled, not assigned",
-                max(withdrawn, d.requested_at))  # its survey clock stops there
     req = DispatchRequest(d.dispatch_id, d.skill.value, d.location.province, d.location.city,
                           d.urgency.value, d.requested_at, d.preferred_adjuster_id)
     decision = route_dispatch(req, b.roster.values())
     take(b.roster, decision, d.requested_at)
-    b.inserts.append(_insert(item, decision.adjuster_id, decision.reason, due, digest, ctx))
     announce(b.fx, Announcement(d.dispatch_id, d.case_id, decision, due, at=d.requested_at),
              ctx)
+    row = _insert(item, decision.adjuster_id, decision.reason, due, digest, ctx)
+    if withdrawn is not None:
+        # requested before its case's withdrawal but applied after it: routed as if it had
+        # come first, then cancelled at once (load given back), as the other order does
+        if decision.adjuster_id is not None:
+            a = b.roster[decision.adjuster_id]
+            b.roster[a.adjuster_id] = replace(a, load=a.load - 1)
+        b.inserts.append(replace(row, status="cancelled"))
+        announce_cancelled(b.fx, d.dispatch_id, d.case_id, decision.adjuster_id, due, 0, ctx)
+        return "case withdrawn: routed, then cancelled", max(withdrawn, d.requested_at)
+    b.inserts.append(row)
     return (f"assigned to {decision.adjuster_id}" if decision.adjuster_id else "queued"), None
 
 

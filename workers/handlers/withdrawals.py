@@ -153,14 +153,18 @@ async def _cancel_dispatches(conn: AsyncConnection[Any], case: CaseRow, at: date
         if was == "assigned":
             freed.add(province)
         fx.clock_ops.append(ClockOp(ClockOpKind.STOP, "dispatch", dispatch_id, Clock.SURVEY.value, at))
-        data = DispatchAssigned(
-            dispatch_id=dispatch_id, case_id=case.case_id, status="cancelled",
-            adjuster_id=adjuster_id, decided_at=ctx.clock(), survey_due_by=due,
-            route_reason="case withdrawn")
-        event_id = dispatch_assigned_event_id(dispatch_id, "cancelled", adjuster_id, reassigned)
-        fx.output("dispatch.assigned", DISPATCH_ASSIGNED, case.case_id, data, event_id,
-                  ctx.clock())
+        announce_cancelled(fx, dispatch_id, case.case_id, adjuster_id, due, reassigned, ctx)
     return freed
+
+
+def announce_cancelled(fx: Effects, dispatch_id: str, case_id: str, adjuster_id: str | None,
+                       survey_due_by: datetime, reassigned: int, ctx: HandlerContext) -> None:
+    """``dispatch.assigned`` with status ``cancelled`` (its case was withdrawn)."""
+    data = DispatchAssigned(
+        dispatch_id=dispatch_id, case_id=case_id, status="cancelled", adjuster_id=adjuster_id,
+        decided_at=ctx.clock(), survey_due_by=survey_due_by, route_reason="case withdrawn")
+    event_id = dispatch_assigned_event_id(dispatch_id, "cancelled", adjuster_id, reassigned)
+    fx.output("dispatch.assigned", DISPATCH_ASSIGNED, case_id, data, event_id, ctx.clock())
 
 
 async def _has_payout(conn: AsyncConnection[Any], case_id: str) -> bool:
