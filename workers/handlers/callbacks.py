@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.rows import class_row
 
 from schemas import CallbackCompleted
 from workers.context import HandlerContext
@@ -203,20 +204,22 @@ async def load_callbacks(conn: AsyncConnection[Any], ids: set[str]) -> dict[str,
     (an attempt for a callback still waiting for its case waits parked)."""
     if not ids:
         return {}
-    cur = await conn.execute(
+    cur = conn.cursor(row_factory=class_row(CallbackRow))
+    await cur.execute(
         "SELECT b.callback_id, b.kind, b.case_id, b.complaint_id, b.insurer, b.status,"
         " c.stopped_at, b.cancelled_at FROM callbacks b LEFT JOIN sla_clocks c"
         " ON c.subject_type = 'callback' AND c.subject_id = b.callback_id AND c.clock = 'callback'"
         " WHERE b.callback_id = ANY(%b) AND (b.enqueued OR b.cancelled_at IS NOT NULL)",
         (list(ids),))
-    rows = {r[0]: CallbackRow(*r) for r in await cur.fetchall()}
+    rows = {r.callback_id: r for r in await cur.fetchall()}
     if rows:
-        cur = await conn.execute(
+        acur = conn.cursor(row_factory=class_row(AttemptFacts))
+        await acur.execute(
             "SELECT callback_id, attempt, outcome, satisfaction, praise, report, agent_id,"
             " completed_at, source, event_id, data_hash FROM callback_attempts"
             " WHERE callback_id = ANY(%b) AND applied = 'applied'", (list(rows),))
-        for a in await cur.fetchall():
-            rows[a[0]].attempts[a[1]] = AttemptFacts(*a)
+        for a in await acur.fetchall():
+            rows[a.callback_id].attempts[a.attempt] = a
     return rows
 
 

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.rows import dict_row
 
 from schemas import (
     AlertData,
@@ -61,14 +62,15 @@ def declaration(d: CatastropheDeclared) -> Declaration:
 
 async def declared_cover_at(conn: AsyncConnection[Any], case_id: str, at: datetime) -> str | None:
     """cat_code of a declared catastrophe whose version in force at ``at`` covers the case."""
-    cur = await conn.execute(
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
         f"SELECT {', '.join('v.' + c for c in VERSION_COLUMNS.split(', '))}, c.province, c.city,"
         " c.occurred_at FROM cases c JOIN catastrophe_versions v ON v.declared_at <= %s"
         " WHERE c.case_id = %s", (at, case_id))
     rows = await cur.fetchall()
     if not rows:
         return None
-    incident = Incident(rows[0][7], rows[0][8], rows[0][9])
+    incident = Incident(rows[0]["province"], rows[0]["city"], rows[0]["occurred_at"])
     return covered_at(incident, [declaration_from_row(r) for r in rows], at)
 
 

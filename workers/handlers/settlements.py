@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.rows import class_row, dict_row
 
 from schemas import PaymentSettled
 from topics import PAYMENT_SETTLED
@@ -253,15 +254,17 @@ def _dq(fx: Effects, f: SettlementFacts, kind: str, detail: str) -> None:
 
 async def _load(conn: AsyncConnection[Any], facts: Sequence[SettlementFacts]) -> _Batch:
     ids = list({f.payout_id for f in facts})
-    cur = await conn.execute(
+    pcur = conn.cursor(row_factory=class_row(PayoutRow))
+    await pcur.execute(
         "SELECT payout_id, case_id, insurer, amount FROM payouts WHERE payout_id = ANY(%b)",
         (ids,))
-    payouts = {r[0]: PayoutRow(*r) for r in await cur.fetchall()}
-    cur = await conn.execute(
+    payouts = {p.payout_id: p for p in await pcur.fetchall()}
+    scur = conn.cursor(row_factory=dict_row)
+    await scur.execute(
         "SELECT payout_id, settlement_id, status, settled_at, failure_code FROM settlements"
         " WHERE payout_id = ANY(%b) AND outcome = 'applied'", (ids,))
-    for pid, sid, status, at, code in await cur.fetchall():
-        payouts[pid].history.append(Settlement(sid, status, at, code))
+    for s in await scur.fetchall():
+        payouts[s.pop("payout_id")].history.append(Settlement(**s))
     cur = await conn.execute(
         "SELECT settlement_id, data_hash FROM settlements WHERE settlement_id = ANY(%b)",
         (list({f.settlement_id for f in facts}),))

@@ -5,11 +5,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.rows import dict_row
 
 from workers.context import HandlerContext
 from workers.rules.catastrophe import Declaration, latest_versions, resolves_at
@@ -20,16 +21,19 @@ KIND = "catastrophe"
 VERSION_COLUMNS = "cat_code, name, peril, areas, occurred_from, occurred_to, declared_at"
 
 
-def declaration_from_row(row: Sequence[Any]) -> Declaration:
-    areas = row[3] if isinstance(row[3], list) else json.loads(row[3])
-    return Declaration(row[0], row[1], row[2], tuple((a["province"], a.get("city")) for a in areas),
-                       row[4], row[5], row[6])
+def declaration_from_row(row: Mapping[str, Any]) -> Declaration:
+    """A version read with ``dict_row`` (the ``VERSION_COLUMNS``, by name)."""
+    areas = row["areas"] if isinstance(row["areas"], list) else json.loads(row["areas"])
+    return Declaration(row["cat_code"], row["name"], row["peril"],
+                       tuple((a["province"], a.get("city")) for a in areas),
+                       row["occurred_from"], row["occurred_to"], row["declared_at"])
 
 
 async def load_versions(conn: AsyncConnection[Any], at: datetime | None = None) -> list[Declaration]:
     """Every version (declared at or before ``at`` when given)."""
     where, args = ("WHERE declared_at <= %s", (at,)) if at is not None else ("", ())
-    cur = await conn.execute(f"SELECT {VERSION_COLUMNS} FROM catastrophe_versions {where}", args)
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(f"SELECT {VERSION_COLUMNS} FROM catastrophe_versions {where}", args)
     return [declaration_from_row(r) for r in await cur.fetchall()]
 
 
