@@ -13,10 +13,12 @@ Attempts that arrived before their request (parked) are applied when it is recor
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from psycopg import AsyncConnection
+from psycopg.rows import class_row
 
 from infra.pii_fill import complainant_of, reporter_of
 from schemas import CallbackRequested, callback_id
@@ -104,38 +106,79 @@ async def release_callbacks(conn: AsyncConnection[Any], fx: Effects, ctx: Handle
     ids, case_ids = sorted(set(ids)), sorted(set(case_ids))
     if not ids and not case_ids:
         return
-    cur = await conn.execute(
+    rows = await _load_waiting(conn, ids, case_ids)
+    await lock_subjects(conn, [f"callback:{w.callback_id}" for w in rows])
+    now = ctx.clock()
+    sent: list[tuple[str, str]] = []
+    cancelled: list[tuple[str, datetime, str]] = []
+    for w in rows:
+        if w.insurer is None:
+            continue  # waits for its case
+        if w.kind != COMPLAINT and w.withdrawn_at is not None:
+            cancelled.append((w.callback_id, w.withdrawn_at, w.insurer))  # at the withdrawal (SPEC §4.9)
+            if w.requested_at >= w.withdrawn_at:
+                continue  # triggered after the withdrawal: never asked for
+        _output_request(fx, w, w.insurer, now)
+        sent.append((w.callback_id, w.insurer))
+    await _mark_released(conn, sent, cancelled)
+    if sent or cancelled:
+        from workers.handlers.callbacks import apply_parked_attempts  # it imports this module
+        await apply_parked_attempts(conn, fx, ctx, [s[0] for s in sent] + [
+            c for c, _, _ in cancelled], touch={c for c, _, _ in cancelled})
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    """A requested callback not sent yet, with its subject's insurer and withdrawal."""
+
+    callback_id: str
+    kind: str
+    case_id: str | None
+    complaint_id: str | None
+    dispatch_id: str | None
+    adjuster_id: str | None
+    reason: str
+    requested_at: datetime
+    due_by: datetime
+    insurer: str | None
+    withdrawn_at: datetime | None
+
+
+async def _load_waiting(conn: AsyncConnection[Any], ids: list[str],
+                        case_ids: list[str]) -> list[_Waiting]:
+    cur = conn.cursor(row_factory=class_row(_Waiting))
+    await cur.execute(
         "SELECT b.callback_id, b.kind, b.case_id, b.complaint_id, b.dispatch_id,"
         " b.adjuster_id, b.reason, b.requested_at, b.due_by,"
-        " CASE WHEN b.kind = 'complaint' THEN p.insurer ELSE c.insurer END, c.withdrawn_at"
+        " CASE WHEN b.kind = 'complaint' THEN p.insurer ELSE c.insurer END AS insurer,"
+        " c.withdrawn_at"
         " FROM callbacks b LEFT JOIN cases c ON c.case_id = b.case_id"
         " LEFT JOIN complaints p ON p.complaint_id = b.complaint_id"
         " WHERE NOT b.enqueued AND b.status = 'requested'"
         " AND (b.callback_id = ANY(%b) OR b.case_id = ANY(%b)) ORDER BY b.callback_id",
         (ids, case_ids))
-    rows = await cur.fetchall()
-    await lock_subjects(conn, [f"callback:{r[0]}" for r in rows])
-    now = ctx.clock()
-    sent: list[tuple[str, str]] = []
-    cancelled: list[tuple[str, datetime, str]] = []
-    for (cid, kind, case_id, complaint_id, dispatch_id, adjuster_id, reason, requested_at,
-         due_by, insurer, withdrawn_at) in rows:
-        if insurer is None:
-            continue  # waits for its case
-        if kind != COMPLAINT and withdrawn_at is not None:
-            cancelled.append((cid, withdrawn_at, insurer))  # at the withdrawal (SPEC §4.9)
-            if requested_at >= withdrawn_at:
-                continue  # triggered after the withdrawal: never asked for
-        data = CallbackRequested(
-            callback_id=cid, kind=kind, case_id=case_id, complaint_id=complaint_id,
-            dispatch_id=dispatch_id, adjuster_id=adjuster_id, insurer=insurer, reason=reason,
-            due_by=due_by, requested_at=requested_at,
-            to={"role": "complainant" if kind == COMPLAINT else "reporter",
-                "name": "-", "phone": "-"})  # placeholders: nulled, filled at publish time
-        pii = complainant_of(complaint_id) if kind == COMPLAINT else reporter_of(case_id)
-        fx.output("callback.requested", CALLBACK_REQUESTED, case_id or complaint_id, data, cid,
-                  now, pii=pii)
-        sent.append((cid, insurer))
+    return await cur.fetchall()
+
+
+def _output_request(fx: Effects, w: _Waiting, insurer: str, now: datetime) -> None:
+    """Queue ``callback.requested``; the recipient is filled from the vault at publish time."""
+    complaint = w.kind == COMPLAINT
+    data = CallbackRequested(
+        callback_id=w.callback_id, kind=w.kind, case_id=w.case_id,
+        complaint_id=w.complaint_id, dispatch_id=w.dispatch_id, adjuster_id=w.adjuster_id,
+        insurer=insurer, reason=w.reason, due_by=w.due_by, requested_at=w.requested_at,
+        to={"role": "complainant" if complaint else "reporter",
+            "name": "-", "phone": "-"})  # placeholders: nulled, filled at publish time
+    # the insurer is known, so its join matched: the subject's id is not null
+    subject = cast(str, w.complaint_id if complaint else w.case_id)
+    pii = complainant_of(subject) if complaint else reporter_of(subject)
+    fx.output("callback.requested", CALLBACK_REQUESTED, cast(str, w.case_id or w.complaint_id),
+              data, w.callback_id, now, pii=pii)
+
+
+async def _mark_released(conn: AsyncConnection[Any], sent: list[tuple[str, str]],
+                         cancelled: list[tuple[str, datetime, str]]) -> None:
+    """Record the insurer on each released row: sent ones as enqueued, the others cancelled."""
     if cancelled:
         await conn.execute(
             "UPDATE callbacks b SET cancelled_at = u.at, insurer = u.ins"
@@ -148,10 +191,6 @@ async def release_callbacks(conn: AsyncConnection[Any], fx: Effects, ctx: Handle
             "UPDATE callbacks b SET enqueued = true, insurer = u.ins FROM unnest(%b::text[],"
             " %b::text[]) AS u(cid, ins) WHERE b.callback_id = u.cid",
             [[s[0] for s in sent], [s[1] for s in sent]])
-    if sent or cancelled:
-        from workers.handlers.callbacks import apply_parked_attempts  # it imports this module
-        await apply_parked_attempts(conn, fx, ctx, [s[0] for s in sent] + [
-            c for c, _, _ in cancelled], touch={c for c, _, _ in cancelled})
 
 
 __all__ = ["release_callbacks", "request_callbacks", "send_callbacks"]

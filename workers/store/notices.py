@@ -66,6 +66,21 @@ def _row(n: Notice) -> tuple[Any, ...]:
             json.dumps(n.params, ensure_ascii=False), n.created_at, n.due_by)
 
 
+async def _insert_notices(conn: AsyncConnection[Any], notices: Sequence[Notice]) -> list[str]:
+    """Insert ``notices`` (a known notice_id changes nothing); returns the new ids."""
+    if not notices:
+        return []
+    cur = await conn.execute(
+        "INSERT INTO notices (notice_id, kind, case_id, complaint_id, trigger_id,"
+        " recipient, params, created_at, due_by) SELECT i, k, c, p, t, r, pa::jsonb, ca, d"
+        " FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+        " %b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[])"
+        " AS u(i, k, c, p, t, r, pa, ca, d) ON CONFLICT (notice_id) DO NOTHING"
+        " RETURNING notice_id",
+        [list(col) for col in zip(*[_row(n) for n in notices], strict=True)])
+    return [r[0] for r in await cur.fetchall()]
+
+
 async def write_notices(conn: AsyncConnection[Any], notices: Sequence[Notice], case_ids: Iterable[str],
                         now: datetime) -> list[OutboxItem]:
     """Record new notices; return the outbox items of those ready to go out.
@@ -74,17 +89,7 @@ async def write_notices(conn: AsyncConnection[Any], notices: Sequence[Notice], c
     complaint) is known; a case notice triggered at or after its case's withdrawal is
     dropped (SPEC §4.12).
     """
-    new_ids: list[str] = []
-    if notices:
-        cur = await conn.execute(
-            "INSERT INTO notices (notice_id, kind, case_id, complaint_id, trigger_id,"
-            " recipient, params, created_at, due_by) SELECT i, k, c, p, t, r, pa::jsonb, ca, d"
-            " FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
-            " %b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[])"
-            " AS u(i, k, c, p, t, r, pa, ca, d) ON CONFLICT (notice_id) DO NOTHING"
-            " RETURNING notice_id",
-            [list(col) for col in zip(*[_row(n) for n in notices], strict=True)])
-        new_ids = [r[0] for r in await cur.fetchall()]
+    new_ids = await _insert_notices(conn, notices)
     cases = sorted(set(case_ids))
     if not new_ids and not cases:
         return []
