@@ -201,10 +201,17 @@ class BatchConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped
 
         async def pause(on: bool) -> None:
             consumer = self.consumer
+            was_paused = bool(self._pausers)
             if on:
                 self._pausers.add(topic)
             else:
                 self._pausers.discard(topic)
+            # the operator's signal of an outage and of its end (SPEC: bad dependency →
+            # pause, never lose or skip); logged once per outage, not per processor
+            if on and not was_paused:
+                log.warning("%s: pausing partitions until the dependency recovers", topic)
+            elif was_paused and not self._pausers:
+                log.info("dependency recovered, resuming partitions")
             if consumer is None:
                 return
             if on:
