@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from psycopg.rows import dict_row
+
 from schemas import EscalationRaised, escalation_id
 from topics import ESCALATIONS
 from workers.context import HandlerContext
@@ -30,9 +32,10 @@ from workers.store.effects import Effects
 # 'dispatch') → the case; complaint clocks → the complaint; callback clocks → the callback.
 _MARKS = """
 SELECT c.subject_type, c.subject_id, c.clock,
-       coalesce(k.case_id, p.case_id, b.case_id), coalesce(p.complaint_id, b.complaint_id),
-       coalesce(k.insurer, p.insurer, b.insurer), c.due_at, c.warned_at, c.breached_at,
-       c.warn_escalated, c.breach_escalated,
+       coalesce(k.case_id, p.case_id, b.case_id) AS case_id,
+       coalesce(p.complaint_id, b.complaint_id) AS complaint_id,
+       coalesce(k.insurer, p.insurer, b.insurer) AS insurer, c.due_at, c.warned_at, c.breached_at,
+       c.warn_escalated AS warn_done, c.breach_escalated AS breach_done,
        CASE WHEN c.subject_type = 'complaint' THEN
                 coalesce(p.received_by, 'complaint_desk:' || p.insurer)
             WHEN c.subject_type = 'callback' THEN NULL
@@ -57,14 +60,14 @@ FOR UPDATE OF c SKIP LOCKED
 async def raise_clock_escalations(conn: Any, ctx: HandlerContext, fx: Effects,
                                   limit: int = 2000) -> list[Escalation]:
     """Raise the escalations of every mark not escalated yet (caller commits)."""
-    cur = await conn.execute(_MARKS, {"limit": limit})
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(_MARKS, {"limit": limit})
     marks = []
-    for (st, sid, clock, case_id, complaint_id, insurer, due_at, warned_at, breached_at,
-         warn_done, breach_done, owner) in await cur.fetchall():
-        sup = ctx.policy.supervisor(insurer)
-        marks.append(ClockMarks(st, sid, clock, case_id, complaint_id, insurer, due_at,
-                                warned_at, breached_at, warn_done, breach_done,
-                                owner if st != "callback" else sup, sup))
+    for r in await cur.fetchall():
+        sup = ctx.policy.supervisor(r["insurer"])
+        # a callback clock's owner-level escalation goes to the supervisor too
+        owner = r["owner"] if r["subject_type"] != "callback" else sup
+        marks.append(ClockMarks(**(r | {"owner": owner}), supervisor=sup))
     raised = [e for m in marks for e in clock_escalations(m)]
     if marks:
         await conn.execute(

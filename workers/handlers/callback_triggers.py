@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.rows import dict_row
 
 from workers.context import HandlerContext
 from workers.rules.callbacks import (
@@ -82,11 +83,13 @@ async def late_complaint_requests(conn: AsyncConnection[Any], complaints: Iterab
         filed.setdefault(case_id, []).append(at)
     if not filed:
         return []
-    cur = await conn.execute(
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
         "SELECT case_id, insurer, status, closed_at FROM cases WHERE case_id = ANY(%b)"
         " AND status = ANY(%b) AND closed_at IS NOT NULL",
         (sorted(filed), list(CLOSING_STATUSES)))
-    rows = [r for r in await cur.fetchall() if any(f <= r[3] for f in filed[r[0]])]
+    rows = [(r["case_id"], r["insurer"], r["status"], r["closed_at"])
+            for r in await cur.fetchall() if any(f <= r["closed_at"] for f in filed[r["case_id"]])]
     return await closing_requests(conn, rows, ctx)
 
 

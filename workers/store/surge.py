@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.rows import dict_row
 
 from schemas import Staffing, format_timestamp
 from workers.context import HandlerContext
@@ -63,7 +64,8 @@ async def count_reports(conn: AsyncConnection[Any], reports: Iterable[Report], c
     if not counts:
         return
     keys = sorted(counts)  # one lock order for every writer
-    cur = await conn.execute(
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
         "INSERT INTO surge_windows AS s (scope_type, scope_key, window_start, count)"
         " SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::int[])"
         " ON CONFLICT (scope_type, scope_key, window_start)"
@@ -72,15 +74,16 @@ async def count_reports(conn: AsyncConnection[Any], reports: Iterable[Report], c
         ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
          [counts[k] for k in keys]))
     now = ctx.clock()
-    live = [r for r in await cur.fetchall() if now < window_closes_at(r[2], policy)]
+    live = [r for r in await cur.fetchall() if now < window_closes_at(r["window_start"], policy)]
     first: dict[tuple[str, str], datetime] = {}
     for t, k, w in keys:  # sorted: the first key of a scope has its earliest window
         first.setdefault((t, k), w)
     await _ensure_states(conn, first, policy)
     if live and await surges_held(conn):
         return
-    for scope_type, key, start, count in live:
-        await _check_window(conn, scope_type, key, start, count, policy, ctx, fx)
+    for r in live:
+        await _check_window(conn, r["scope_type"], r["scope_key"], r["window_start"], r["count"],
+                            policy, ctx, fx)
 
 
 async def _ensure_states(conn: AsyncConnection[Any], first: dict[tuple[str, str], datetime],
