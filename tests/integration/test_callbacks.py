@@ -173,3 +173,30 @@ def test_an_unanswered_callback_escalates_to_the_supervisor_at_both_marks(
                      " 'callback' ORDER BY level")
     assert esc == [("callback", "owner", "supervisor:PICC"),
                    ("callback", "supervisor", "supervisor:PICC")]
+
+
+@pytest.mark.parametrize("complaint_first", [True, False])
+def test_a_complaint_applied_after_a_paid_close_was_reopened_still_makes_it_mandatory(
+    dsn: str, tmp_path: Path, complaint_first: bool
+) -> None:
+    """The first close (first paid) decides the closing callback, whatever reopened the case
+    since (a later failed settlement, SPEC §4.8) and whichever topic was applied first: the
+    chaos test saw the callback missing when the complaint came after both settlements."""
+    from tests.integration.test_settlements import _approved, settlement
+
+    case_id = "C-CB-1"  # closing not drawn at 30 %: only the complaint makes it mandatory
+    settled = [settlement("S1", case_id, "paid", at=3 * H),
+               settlement("S2", case_id, "failed", at=4 * H)]
+    complaint = [("complaint-filed", [b.complaint("CP-7", case_id, at=2 * H)])]
+    _scenario(dsn, tmp_path, [
+        ("case-reported", [b.case(case_id, amount="3200.00")]),
+        ("review-completed", _approved(case_id)),
+        *(complaint if complaint_first else []),
+        ("payment-settled", settled[:1]), ("payment-settled", settled[1:]),
+        *([] if complaint_first else complaint),
+    ])
+    assert _rows(dsn, "SELECT status FROM rm_cases WHERE case_id = %s", case_id) == [
+        ("approved",)]  # reopened
+    assert _rows(dsn, "SELECT kind, reason, requested_at FROM rm_callbacks WHERE case_id = %s"
+                 " AND kind = 'closing'", case_id) == [
+        ("closing", "mandatory", b.T0 + timedelta(hours=3))]

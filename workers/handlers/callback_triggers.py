@@ -83,10 +83,18 @@ async def late_complaint_requests(conn: AsyncConnection[Any], complaints: Iterab
         filed.setdefault(case_id, []).append(at)
     if not filed:
         return []
+    # The closing instant is the FIRST close: a paid payout closed the case at its
+    # first_paid_at even if a later failed settlement reopened it (SPEC §4.8), exactly as
+    # the settlement handler decided the callback then; otherwise the case's closed_at.
+    # (Reading only currently closed cases lost the mandatory callback when the complaint
+    # was applied after the reopening: the chaos test saw it, arrival-order dependent.)
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
-        "SELECT case_id, insurer, status, closed_at FROM cases WHERE case_id = ANY(%b)"
-        " AND status = ANY(%b) AND closed_at IS NOT NULL",
+        "SELECT c.case_id, c.insurer, CASE WHEN p.first_paid_at IS NULL THEN c.status"
+        " ELSE 'closed' END AS status, coalesce(p.first_paid_at, c.closed_at) AS closed_at"
+        " FROM cases c LEFT JOIN payouts p ON p.case_id = c.case_id"
+        " WHERE c.case_id = ANY(%b) AND (p.first_paid_at IS NOT NULL"
+        "  OR (c.status = ANY(%b) AND c.closed_at IS NOT NULL))",
         (sorted(filed), list(CLOSING_STATUSES)))
     rows = [(r["case_id"], r["insurer"], r["status"], r["closed_at"])
             for r in await cur.fetchall() if any(f <= r["closed_at"] for f in filed[r["case_id"]])]
