@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
+
+from schemas import Envelope, EventData
+
+D = TypeVar("D", bound=EventData)
 
 
 @dataclass(frozen=True)
@@ -23,7 +27,18 @@ class Incoming:
     """A record whose value validated against its topic's envelope model."""
 
     record: Record
-    event: Any  # a schemas envelope (CaseReportedEvent, ...)
+    event: Envelope  # its topic's model (CaseReportedEvent, ...): decode validated it
+
+    def data(self, model: type[D]) -> D:
+        """The event's data as ``model``, the data of the handler's topic.
+
+        Typed access for handlers; another model means the record was routed to the wrong
+        handler, a bug (raised, so the pipeline reports it), never bad input.
+        """
+        d = self.event.data
+        if not isinstance(d, model):
+            raise TypeError(f"{type(d).__name__} routed to a handler of {model.__name__}")
+        return d
 
     @property
     def source(self) -> str:

@@ -50,7 +50,7 @@ class AttemptFacts:
     @classmethod
     def of(cls, item: Incoming) -> AttemptFacts:
         """Facts of an incoming event."""
-        d: CallbackCompleted = item.event.data
+        d: CallbackCompleted = item.data(CallbackCompleted)
         return cls(str(d.callback_id), d.attempt, d.outcome.value, d.satisfaction, d.praise,
                    d.report, d.agent_id, d.completed_at, item.source, item.event_id,
                    data_hash(d))
@@ -101,7 +101,7 @@ async def apply_callback_completed_batch(
     fx = Effects()
     for n, item, f in facts:
         fx.vault("callback_attempt", f"{f.callback_id}:{f.attempt}", f.source, f.event_id,
-                 {"comment": item.event.data.comment})
+                 {"comment": item.data(CallbackCompleted).comment})
         row = rows.get(f.callback_id)
         if row is None:
             fx.parked.append(ParkedRow(f.source, f.event_id, "callback", f.callback_id, f.completed_at,

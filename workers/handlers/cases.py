@@ -37,14 +37,14 @@ async def apply_case_reported_batch(
 ) -> list[str]:
     """Apply a batch of case.reported events; one outcome per event."""
     outcomes, todo = await claim_batch(conn, "case-reported", items)
-    await lock_subjects(conn, [f"case:{i.event.data.case_id}" for _, i in todo])
+    await lock_subjects(conn, [f"case:{i.data(CaseReported).case_id}" for _, i in todo])
     await lock_catastrophes(conn)  # a case and a declaration: one order (SPEC §4.5)
-    ids = {i.event.data.case_id for _, i in todo}
+    ids = {i.data(CaseReported).case_id for _, i in todo}
     known = await _known_hashes(conn, ids)
     fx = Effects()
     new: list[Incoming] = []
     for n, item in todo:
-        data: CaseReported = item.event.data
+        data: CaseReported = item.data(CaseReported)
         digest = data_hash(data)
         if data.case_id in known:
             outcomes[n] = "duplicate"
@@ -55,19 +55,19 @@ async def apply_case_reported_batch(
     codes = await _effective_codes(conn, new)
     await _insert_cases(conn, new, known, codes)
     await _fill_complaint_cities(conn, new)
-    await count_reports(conn, [(i.event.data.incident.province, i.event.data.incident.city,
-                                i.event.data.insurer, i.event.data.reported_at) for i in new],
+    await count_reports(conn, [(i.data(CaseReported).incident.province, i.data(CaseReported).incident.city,
+                                i.data(CaseReported).insurer, i.data(CaseReported).reported_at) for i in new],
                         ctx, fx)
-    dispatched = await _first_dispatches(conn, {i.event.data.case_id for i in new})
+    dispatched = await _first_dispatches(conn, {i.data(CaseReported).case_id for i in new})
     for item in new:
-        _start_case(fx, item, dispatched.get(item.event.data.case_id), ctx,
-                    codes[item.event.data.case_id])
+        _start_case(fx, item, dispatched.get(item.data(CaseReported).case_id), ctx,
+                    codes[item.data(CaseReported).case_id])
     if new:
-        fx.release_notices({i.event.data.case_id for i in new}, ctx.clock())
+        fx.release_notices({i.data(CaseReported).case_id for i in new}, ctx.clock())
     await _apply_parked(conn, set(fx.cases), ctx, fx)
     await flush(conn, fx)
     await send_callbacks(conn, ctx, await closing_requests(conn, became_terminal(fx), ctx),
-                         case_ids={i.event.data.case_id for i in new})
+                         case_ids={i.data(CaseReported).case_id for i in new})
     await settle_parked(conn, {p.payout_id for p in fx.payouts}, ctx)  # SPEC §4.8 parking
     return outcomes
 
@@ -96,7 +96,7 @@ async def _apply_parked(conn: AsyncConnection[Any], case_ids: set[str], ctx: Han
 
 
 def _duplicate(fx: Effects, item: Incoming, differs: bool) -> None:
-    data = item.event.data
+    data = item.data(CaseReported)
     fx.timeline.append(timeline_row(item, "duplicate", "case_id already reported"))
     if differs:
         fx.dq("conflicting_duplicate", "case", data.case_id,
@@ -124,12 +124,12 @@ async def _first_dispatches(conn: AsyncConnection[Any], ids: set[str]) -> dict[s
 
 async def _effective_codes(conn: AsyncConnection[Any], new: list[Incoming]) -> dict[str, str | None]:
     """case_id → effective cat_code: the insurer's, else a declared catastrophe's (§4.5)."""
-    out: dict[str, str | None] = {i.event.data.case_id: i.event.data.cat_code for i in new}
+    out: dict[str, str | None] = {i.data(CaseReported).case_id: i.data(CaseReported).cat_code for i in new}
     if all(out.values()):
         return out
     latest = list(latest_versions(await load_versions(conn)).values())
     for item in new:
-        d: CaseReported = item.event.data
+        d: CaseReported = item.data(CaseReported)
         if d.cat_code is None and latest:
             inc = d.incident
             out[d.case_id] = effective_for(inc.province, inc.city, inc.occurred_at, latest)
@@ -142,7 +142,7 @@ async def _insert_cases(conn: AsyncConnection[Any], new: list[Incoming], digests
         return
     rows = []
     for item in new:
-        d: CaseReported = item.event.data
+        d: CaseReported = item.data(CaseReported)
         inc = d.incident
         rows.append((
             d.case_id, d.insurer, d.report_no, mask_policy_no(d.policy_no), d.line.value,
@@ -174,7 +174,7 @@ async def _fill_complaint_cities(conn: AsyncConnection[Any], new: list[Incoming]
         await conn.execute(
             "UPDATE complaints p SET city = u.city FROM unnest(%b::text[], %b::text[])"
             " AS u(case_id, city) WHERE p.case_id = u.case_id AND p.city IS NULL",
-            ([i.event.data.case_id for i in new], [i.event.data.incident.city for i in new]))
+            ([i.data(CaseReported).case_id for i in new], [i.data(CaseReported).incident.city for i in new]))
 
 
 def case_owner(d: CaseReported) -> str:
@@ -185,7 +185,7 @@ def case_owner(d: CaseReported) -> str:
 
 def _start_case(fx: Effects, item: Incoming, first_dispatch: Any, ctx: HandlerContext,
                 cat_code: str | None) -> None:
-    d: CaseReported = item.event.data
+    d: CaseReported = item.data(CaseReported)
     inc = d.incident
     t = apply_case_reported(d.loss.injuries, d.cat_code is not None)
     case = CaseRow(d.case_id, d.insurer, d.line.value, inc.province, inc.city, d.report_no,

@@ -92,7 +92,7 @@ async def apply_catastrophe_declared_batch(
     fx = Effects()
     new: list[tuple[Declaration, Incoming, str]] = []
     for n, item in todo:
-        d: CatastropheDeclared = item.event.data
+        d: CatastropheDeclared = item.data(CatastropheDeclared)
         digest = data_hash(d)
         key = (d.cat_code, d.declared_at)
         if key in known:

@@ -216,7 +216,7 @@ async def apply_complaint_filed_batch(
     outcomes, todo = await claim_batch(conn, "complaint-filed", items)
     if not todo:
         return outcomes
-    datas: list[ComplaintFiled] = [i.event.data for _, i in todo]
+    datas: list[ComplaintFiled] = [i.data(ComplaintFiled) for _, i in todo]
     case_ids = {d.case_id for d in datas if d.case_id}
     await lock_subjects(conn, [f"complaint:{d.complaint_id}" for d in datas]
                         + [f"case:{c}" for c in case_ids])
@@ -238,7 +238,7 @@ async def apply_complaint_filed_batch(
 
 def _decide_filed(item: Incoming, b: _Filed, ctx: HandlerContext) -> str:
     """Register (or merge) one complaint; its effects go to ``b`` (no I/O)."""
-    d: ComplaintFiled = item.event.data
+    d: ComplaintFiled = item.data(ComplaintFiled)
     if d.complaint_id in b.known:
         b.fx.timeline.append(timeline_row(item, "duplicate", "complaint_id already filed"))
         return "duplicate"

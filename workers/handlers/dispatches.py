@@ -98,7 +98,7 @@ async def apply_dispatch_requested_batch(
         return outcomes
     # A batch mixes partitions in arrival order; route in data-time order instead so
     # capacity goes to the earliest request whatever the consumer interleaving was.
-    todo.sort(key=lambda t: (t[1].event.data.requested_at, t[1].event.data.dispatch_id))
+    todo.sort(key=lambda t: _request_order(t[1].data(DispatchRequested)))
     b = await _load(conn, [i for _, i in todo])
     for n, item in todo:
         outcomes[n] = _decide(item, b, ctx)
@@ -110,12 +110,16 @@ async def apply_dispatch_requested_batch(
     return outcomes
 
 
+def _request_order(d: DispatchRequested) -> tuple[datetime, str]:
+    return d.requested_at, d.dispatch_id
+
+
 async def _load(conn: AsyncConnection[Any], items: list[Incoming]) -> _Batch:
-    case_ids = {i.event.data.case_id for i in items}
-    provinces = {i.event.data.location.province for i in items}
+    case_ids = {i.data(DispatchRequested).case_id for i in items}
+    provinces = {i.data(DispatchRequested).location.province for i in items}
     await lock_subjects(conn, [f"case:{c}" for c in case_ids], shared=[ROUTING_LOCK])
     await lock_routing(conn, provinces)  # a request is routed within its province only
-    existing = await _existing(conn, {i.event.data.dispatch_id for i in items})
+    existing = await _existing(conn, {i.data(DispatchRequested).dispatch_id for i in items})
     cases = await load_cases(conn, case_ids)
     roster = await load_roster(conn, provinces)
     return _Batch(existing, cases, roster, dict(roster))
@@ -123,7 +127,7 @@ async def _load(conn: AsyncConnection[Any], items: list[Incoming]) -> _Batch:
 
 def _decide(item: Incoming, b: _Batch, ctx: HandlerContext) -> str:
     """The outcome of one request; its effects go to ``b`` (no I/O)."""
-    d: DispatchRequested = item.event.data
+    d: DispatchRequested = item.data(DispatchRequested)
     digest = data_hash(d)
     known = b.existing.get(d.dispatch_id)
     if known is not None and known[0] is not None:
@@ -203,7 +207,7 @@ def _stop_dispatch_clocks_at_first_request(
     """
     first: dict[str, datetime] = {}
     for _, item in todo:
-        d: DispatchRequested = item.event.data
+        d: DispatchRequested = item.data(DispatchRequested)
         if d.case_id in cases:
             first[d.case_id] = min(first.get(d.case_id, d.requested_at), d.requested_at)
     for case_id, at in first.items():
@@ -249,7 +253,7 @@ async def _existing(conn: AsyncConnection[Any], ids: set[str]) -> dict[str, tupl
 
 def _columns(item: Incoming) -> dict[str, Any]:
     """The request's own columns (shared by inserts and placeholder fills)."""
-    d: DispatchRequested = item.event.data
+    d: DispatchRequested = item.data(DispatchRequested)
     loc = d.location
     return {"dispatch_id": d.dispatch_id, "case_id": d.case_id, "task": d.task.value,
             "skill": d.skill.value, "province": loc.province, "city": loc.city,

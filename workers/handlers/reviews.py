@@ -39,7 +39,7 @@ from workers.store.effects import Effects, data_hash, flush, load_cases
 
 def review_facts(item: Incoming) -> ReviewFacts:
     """The non-personal facts of a review event."""
-    d: ReviewCompleted = item.event.data
+    d: ReviewCompleted = item.data(ReviewCompleted)
     return ReviewFacts(
         review_id=d.review_id, stage=d.stage.value, decision=d.decision.value,
         case_id=d.case_id, complaint_id=d.complaint_id, dispatch_id=d.dispatch_id,
@@ -84,7 +84,7 @@ async def apply_review_completed_batch(
             continue
         known[facts.review_id] = facts.data_hash
         fx.vault("review", facts.review_id, facts.source, facts.event_id,
-                 {"reason": item.event.data.reason})
+                 {"reason": item.data(ReviewCompleted).reason})
         if facts.stage == "survey" and closes.close(facts, fx):
             freed_at = max(freed_at or facts.completed_at, facts.completed_at)
         outcomes[n] = await _apply_one(conn, facts, cases, complaints, ctx, fx)

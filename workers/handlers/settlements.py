@@ -65,7 +65,7 @@ class SettlementFacts:
     @classmethod
     def of(cls, item: Incoming) -> SettlementFacts:
         """From a validated event."""
-        d: PaymentSettled = item.event.data
+        d: PaymentSettled = item.data(PaymentSettled)
         return cls(d.settlement_id, str(d.payout_id), d.case_id, d.status.value, d.amount,
                    d.settled_at, d.failure_code.value if d.failure_code else None, d.bank_ref,
                    item.source, item.event_id, data_hash(d))

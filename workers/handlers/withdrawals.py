@@ -47,7 +47,7 @@ class WithdrawalFacts:
     @classmethod
     def of(cls, item: Incoming) -> WithdrawalFacts:
         """From a validated event."""
-        d: CaseWithdrawn = item.event.data
+        d: CaseWithdrawn = item.data(CaseWithdrawn)
         return cls(d.case_id, d.reason_code.value, d.requested_by, d.withdrawn_at,
                    item.source, item.event_id, data_hash(d))
 
