@@ -32,7 +32,7 @@ async def run_console(runtime: Runtime, role: str, topics: Sequence[str], port: 
         ("postgres", describe_database(dsn, embedded=False) + tag),
         *lines,
     ]
-    runs = [f"{len(topics)} consumers ({', '.join(topics)})", *_PARTS]
+    runs = [f"one batch consumer of {len(topics)} topics ({', '.join(topics)})", *_PARTS]
     text, fields = banner(role, runs, port, where, interval)
     log.info(text, extra={"fields": fields})
     registry = runtime.metrics.registry
