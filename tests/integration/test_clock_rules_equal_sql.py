@@ -12,10 +12,7 @@ reused; each example runs in a transaction that is rolled back.
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,8 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.rows import dict_row
 
-from infra.db import migrate
-from tests.integration.conftest import dsn_with_schema
+from tests.integration.module_db import Db, module_db
 from workers.rules.sla import ClockOp, ClockOpKind, ClockTimes, apply_op, sweep, warn_offset
 from workers.store.clocks import apply_clock_ops, clock_op_rounds, sweep_clocks
 
@@ -41,33 +37,10 @@ CLOCK = "determination"
 Key = tuple[str, str, str]
 
 
-@dataclass
-class Db:
-    """One event loop and one connection for the module (a schema of its own)."""
-
-    loop: asyncio.AbstractEventLoop
-    conn: psycopg.AsyncConnection[Any]
-
-    def run(self, coro: Any) -> Any:
-        return self.loop.run_until_complete(coro)
-
-
 @pytest.fixture(scope="module")
 def db(base_dsn: str) -> Iterator[Db]:
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    url = dsn_with_schema(base_dsn, schema)
-    migrate(url)
-    loop = asyncio.new_event_loop()
-    conn = loop.run_until_complete(psycopg.AsyncConnection.connect(url, row_factory=dict_row))
-    try:
-        yield Db(loop, conn)
-    finally:
-        loop.run_until_complete(conn.close())
-        loop.close()
-        with psycopg.connect(base_dsn, autocommit=True) as c:
-            c.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with module_db(base_dsn, row_factory=dict_row) as d:
+        yield d
 
 
 def _micros(seconds: float) -> int:

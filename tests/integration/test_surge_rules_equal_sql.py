@@ -8,9 +8,7 @@ window must agree. One migrated schema is reused; each example is a rolled-back 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -18,14 +16,12 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infra.db import migrate
-from tests.integration.conftest import dsn_with_schema
 from tests.integration.inproc import FakeClock, context
+from tests.integration.module_db import Db, module_db
 from workers.rules.policy import Policy
 from workers.rules.surge import (
     SurgeEvent,
@@ -117,31 +113,10 @@ class Model:
                 m.surge_window = None
 
 
-@dataclass
-class Db:
-    loop: asyncio.AbstractEventLoop
-    conn: psycopg.AsyncConnection[Any]
-
-    def run(self, coro: Any) -> Any:
-        return self.loop.run_until_complete(coro)
-
-
 @pytest.fixture(scope="module")
 def db(base_dsn: str) -> Iterator[Db]:
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    url = dsn_with_schema(base_dsn, schema)
-    migrate(url)
-    loop = asyncio.new_event_loop()
-    conn = loop.run_until_complete(psycopg.AsyncConnection.connect(url))
-    try:
-        yield Db(loop, conn)
-    finally:
-        loop.run_until_complete(conn.close())
-        loop.close()
-        with psycopg.connect(base_dsn, autocommit=True) as c:
-            c.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with module_db(base_dsn) as d:
+        yield d
 
 
 def _scope_of(data: dict[str, Any]) -> Scope:
