@@ -1,0 +1,196 @@
+"""What a batch costs on the Postgres side: statements, server CPU, client dump CPU.
+
+    DATABASE_URL=postgresql://127.0.0.1:5432/test \
+    .venv/bin/python -m bench.experiments.pg_batch_cost --events 20000
+
+Replays ``build_workload(N)`` in-process (no Kafka) through the real handlers, in rounds
+of ``--round`` records grouped by topic (the batch consumer's shape), one transaction per
+topic batch, on a fresh schema of the system Postgres. Every ``execute`` is wrapped to
+record, per calling function: statements, client wall time, the *backend's* CPU time
+(``/proc/<backend pid>/schedstat``, ns; Postgres must run on this machine) and the client
+CPU spent converting/dumping the parameters (``PostgresQuery.convert``, process_time).
+
+Why: the worker shares two cores with Postgres, so Postgres's CPU per event limits the
+drain as much as the worker's Python does; this shows where both go per statement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+import uuid
+from collections import defaultdict
+from typing import Any
+
+import psycopg
+from psycopg import AsyncCursor
+from psycopg._queries import PostgresQuery
+
+from bench.workload import build_workload
+from infra.db import migrate, open_pool
+from schemas import INPUT_EVENTS
+from topics import TopicNames
+from workers.bootstrap import handlers
+from workers.context import HandlerContext
+from workers.records import Incoming, Record
+from workers.rules.policy import PolicyBook
+
+STATS: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0.0])  # n, wall, server, dump
+CAPTURED: list[tuple[str, Any]] = []
+
+
+def _sched_ns(pid: int) -> int:
+    with open(f"/proc/{pid}/schedstat") as f:
+        return int(f.read().split()[0])
+
+
+def _caller() -> str:
+    f = sys._getframe(2)  # noqa: SLF001
+    while f is not None:
+        mod = f.f_globals.get("__name__", "")
+        if (mod.startswith(("workers", "infra")) and not mod.startswith("infra.db")):
+            return f"{f.f_code.co_name} ({mod.rsplit('.', 1)[-1]}:{f.f_lineno})"
+        f = f.f_back
+    return "?"
+
+
+def _instrument(pids: dict[int, int]) -> None:
+    orig_cur = AsyncCursor.execute
+    orig_convert = PostgresQuery.convert
+
+    def convert(self: Any, query: Any, vars: Any) -> None:  # noqa: A002
+        t = time.process_time()
+        orig_convert(self, query, vars)
+        STATS["_dump_total"][3] += time.process_time() - t
+        _last_dump[0] = time.process_time() - t
+
+    _last_dump = [0.0]
+
+    async def cur_execute(self: Any, query: Any, params: Any = None, **kw: Any) -> Any:
+        pid = pids[id(self.connection)]
+        where = _caller()
+        s0, w0 = _sched_ns(pid), time.perf_counter()
+        _last_dump[0] = 0.0
+        out = await orig_cur(self, query, params, **kw)
+        st = STATS[where]
+        st[0] += 1
+        st[1] += time.perf_counter() - w0
+        st[2] += (_sched_ns(pid) - s0) / 1e9
+        st[3] += _last_dump[0]
+        if CAPTURE and params:
+            CAPTURED.append((query if isinstance(query, str) else str(query), params))
+        return out
+
+    PostgresQuery.convert = convert  # type: ignore[method-assign]
+    AsyncCursor.execute = cur_execute  # type: ignore[method-assign]
+
+
+CAPTURE = False
+
+
+def _incoming(topic: str, events: list[Any]) -> list[Incoming]:
+    out = []
+    for n, e in enumerate(events):
+        try:
+            ev = INPUT_EVENTS[topic].model_validate_json(e.value)
+        except Exception:  # noqa: BLE001 - invalid input goes to the DLT in the product
+            continue
+        out.append(Incoming(Record(topic, 0, n, None, e.value), ev))
+    return out
+
+
+async def _replay(dsn: str, n: int, round_size: int) -> dict[str, Any]:
+    from bench.harness import _load_roster  # noqa: PLC0415
+
+    work = build_workload(n)
+    pool = await open_pool(dsn, max_size=1)
+    pids: dict[int, int] = {}
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT pg_backend_pid()")
+        pids[id(conn)] = (await cur.fetchone())[0]  # type: ignore[index]
+        await conn.commit()
+    await pool.close()
+
+    class _Box:
+        tag = "pgcost"
+        names = TopicNames()
+    import tempfile  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+    await _load_roster(dsn, _Box(), work.roster, Path(tempfile.mkdtemp()))  # type: ignore[arg-type]
+    pool = await open_pool(dsn, max_size=1)
+    ctx = HandlerContext(names=TopicNames(), policy=PolicyBook())
+    hs = handlers()
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT pg_backend_pid()")
+        pid = (await cur.fetchone())[0]  # type: ignore[index]
+        pids[id(conn)] = pid
+        await conn.commit()
+        STATS.clear()
+        _instrument(pids)
+        s0, c0, w0 = _sched_ns(pid), time.process_time(), time.perf_counter()
+        batches = 0
+        commit_server = 0.0
+        for start in range(0, len(work.events), round_size):
+            by_topic: dict[str, list[Any]] = {}
+            for e in work.events[start:start + round_size]:
+                by_topic.setdefault(e.topic, []).append(e)
+            for topic, evs in by_topic.items():
+                items = _incoming(topic, evs)
+                await hs[topic](conn, items, ctx)
+                c = _sched_ns(pid)
+                await conn.commit()
+                commit_server += (_sched_ns(pid) - c) / 1e9
+                batches += 1
+        server = (_sched_ns(pid) - s0) / 1e9
+        client = time.process_time() - c0
+        wall = time.perf_counter() - w0
+    await pool.close()
+    return {"events": len(work.events), "batches": batches, "server_s": server,
+            "commit_server_s": commit_server, "client_cpu_s": client, "wall_s": wall}
+
+
+def main(argv: list[str] | None = None) -> int:
+    global CAPTURE  # noqa: PLW0603
+    p = argparse.ArgumentParser()
+    p.add_argument("--events", type=int, default=20000)
+    p.add_argument("--round", type=int, default=4000)
+    p.add_argument("--json", default=None)
+    p.add_argument("--keep", action="store_true", help="keep the schema (printed)")
+    args = p.parse_args(argv)
+    base = os.environ["DATABASE_URL"]
+    schema = f"pgcost_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as c:
+        c.execute(f"CREATE SCHEMA {schema}")
+    dsn = f"{base}?options=-csearch_path%3D{schema}"
+    try:
+        migrate(dsn)
+        res = asyncio.run(_replay(dsn, args.events, args.round))
+    finally:
+        if args.keep:
+            print("kept schema", schema)
+        else:
+            with psycopg.connect(base, autocommit=True) as c:
+                c.execute(f"DROP SCHEMA {schema} CASCADE")
+    ev = res["events"]
+    print(json.dumps(res))
+    print(f"server CPU {res['server_s'] / ev * 1e6:.1f} µs/event (commit "
+          f"{res['commit_server_s'] / ev * 1e6:.1f}), client CPU {res['client_cpu_s'] / ev * 1e6:.1f}"
+          f" µs/event, dump {STATS['_dump_total'][3] / ev * 1e6:.1f} µs/event,"
+          f" {sum(v[0] for k, v in STATS.items() if k != '_dump_total') / res['batches']:.1f}"
+          " statements/batch")
+    print(f"{'caller':60} {'stmts':>6} {'wall ms':>8} {'server ms':>9} {'dump ms':>8}")
+    for k, (n, w, s, d) in sorted(STATS.items(), key=lambda kv: -kv[1][2]):
+        if k != "_dump_total":
+            print(f"{k:60} {n:6d} {w * 1e3:8.1f} {s * 1e3:9.1f} {d * 1e3:8.1f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"result": res, "stats": STATS}, f)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
