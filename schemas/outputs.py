@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import to_json
 
 from schemas.common import (
     AlertKind,
@@ -29,6 +30,7 @@ from schemas.common import (
     Severity,
     Text,
     Timestamp,
+    format_timestamp,
 )
 from schemas.ids import (
     PAY_WITHIN,
@@ -286,6 +288,8 @@ def build_output(type_: str, data: BaseModel, subject: str, event_id: str, time:
     expected: Any = model.model_fields["data"].annotation
     if not isinstance(data, expected):
         raise TypeError(f"{type_} needs {expected.__name__} data, got {type(data).__name__}")
+    if type(data) is expected and _plainly_valid(type_, data, subject, event_id, time):
+        return _envelope_json(type_, data, subject, event_id, time)
     event = model.model_validate(
         {
             "specversion": "1.0",
@@ -299,3 +303,30 @@ def build_output(type_: str, data: BaseModel, subject: str, event_id: str, time:
         }
     )
     return event.model_dump_json().encode("utf-8")
+
+
+def _plainly_valid(type_: str, data: BaseModel, subject: str, event_id: str,
+                   time: datetime) -> bool:
+    """Would the envelope validate? Checked by hand for the usual arguments (an ``str`` id
+    and subject of valid length, an aware ``datetime``, no ``alert.resolved`` without its
+    ``resolved_at``); anything else takes the validating path, which raises as before."""
+    return (type(event_id) is str and 1 <= len(event_id) <= 256
+            and type(subject) is str and len(subject) >= 1
+            and type(time) is datetime and time.utcoffset() is not None
+            and (type_ != "alert.resolved" or getattr(data, "resolved_at", None) is not None))
+
+
+def _envelope_json(type_: str, data: BaseModel, subject: str, event_id: str,
+                   time: datetime) -> bytes:
+    """The envelope's ``model_dump_json()`` bytes without building the envelope model:
+    the same field order, strings escaped by the same serializer (``to_json``), ``time``
+    by the same ``format_timestamp``, ``data`` by its own (identical) model serializer.
+    Building and validating the envelope was ~3 % of a worker's CPU; the guard
+    ``tests/unit/test_build_output_fast.py`` compares the bytes with the validating path."""
+    return b"".join((
+        b'{"specversion":"1.0","id":', to_json(event_id),
+        b',"source":"claimdesk","type":', to_json(type_),
+        b',"time":', to_json(format_timestamp(time)),
+        b',"datacontenttype":"application/json","subject":', to_json(subject),
+        b',"data":', data.__pydantic_serializer__.to_json(data), b"}",
+    ))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -57,7 +57,9 @@ class AttemptFacts:
 
     def payload(self) -> str:
         """JSON for ``parked_events.payload``."""
-        return json.dumps(asdict(self) | {"completed_at": self.completed_at.isoformat()})
+        # shallow (asdict deep-copied each value); same JSON, key order included
+        out = {name: getattr(self, name) for name in _ATTEMPT_FIELDS}
+        return json.dumps(out | {"completed_at": self.completed_at.isoformat()})
 
     @classmethod
     def from_payload(cls, raw: dict[str, Any]) -> AttemptFacts:
@@ -69,6 +71,9 @@ class AttemptFacts:
         """The attempt as the rules see it."""
         return Attempt(self.attempt, self.outcome, self.completed_at, self.satisfaction,
                        self.praise, self.report)
+
+
+_ATTEMPT_FIELDS = tuple(f.name for f in fields(AttemptFacts))
 
 
 @dataclass

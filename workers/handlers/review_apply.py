@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -61,7 +61,9 @@ class ReviewFacts:
 
     def payload(self) -> dict[str, Any]:
         """JSON-able form for ``parked_events.payload``."""
-        out = asdict(self)
+        # a shallow copy (asdict deep-copied every Decimal and datetime: ~0.5 ms a review);
+        # the values are immutable and the JSON is the same, key order included
+        out = {name: getattr(self, name) for name in _FACT_FIELDS}
         out["amount"] = None if self.amount is None else str(self.amount)
         out["completed_at"] = self.completed_at.isoformat()
         return out
@@ -88,6 +90,9 @@ class ReviewFacts:
         """The timeline row of this review."""
         return TimelineRow(self.case_id, self.complaint_id, "review.completed",
                            self.completed_at, self.source, self.event_id, outcome, detail)
+
+
+_FACT_FIELDS = tuple(f.name for f in fields(ReviewFacts))
 
 
 async def surge_open_at(conn: AsyncConnection[Any], province: str, city: str, at: datetime,

@@ -21,6 +21,7 @@ equal to them on random operation sequences
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -44,17 +45,22 @@ def window_for(clock: Clock, policy: Policy, urgency: str | None = None) -> time
         if urgency == "normal":
             return sla.survey_normal
         raise ValueError("the survey clock needs urgency 'urgent' or 'normal'")
-    windows = {
-        Clock.DISPATCH: sla.dispatch,
-        Clock.INITIAL_REVIEW: sla.initial_review,
-        Clock.SECOND_REVIEW: sla.second_review,
-        Clock.JOINT_REVIEW: sla.joint_review,
-        Clock.DETERMINATION: sla.determination,
-        Clock.COMPLAINT: sla.complaint,
-        Clock.PAYMENT: sla.payment,
-        Clock.CALLBACK: sla.callback,
-    }
-    return windows[clock]
+    window: timedelta = getattr(sla, _WINDOW_FIELD[clock])
+    return window
+
+
+#: the policy's window field of each clock but survey (a constant map: window_for used to
+#: build this dict on every call, once per clock op)
+_WINDOW_FIELD: dict[Clock, str] = {
+    Clock.DISPATCH: "dispatch",
+    Clock.INITIAL_REVIEW: "initial_review",
+    Clock.SECOND_REVIEW: "second_review",
+    Clock.JOINT_REVIEW: "joint_review",
+    Clock.DETERMINATION: "determination",
+    Clock.COMPLAINT: "complaint",
+    Clock.PAYMENT: "payment",
+    Clock.CALLBACK: "callback",
+}
 
 
 @dataclass(frozen=True)
@@ -138,9 +144,24 @@ class ClockTimes:
 
 
 def warn_offset(window: timedelta, warn_fraction: Decimal) -> timedelta:
-    """``warn_fraction`` × ``window``, floored to the microsecond (exact, no float)."""
+    """``warn_fraction`` × ``window``, floored to the microsecond (exact, no float).
+
+    Memoised: a deployment has a handful of (window, fraction) pairs and handlers ask for
+    one per clock op (the Fraction arithmetic was ~2 % of a worker's CPU). Equal keys
+    (``Decimal("0.8")`` and ``Decimal("0.80")``) have equal exact products, so sharing
+    an entry is exact too."""
+    try:
+        return _warn_offset_memo(window, warn_fraction)
+    except TypeError:  # an unhashable (signalling NaN) fraction: let the arithmetic say
+        return _warn_offset_exact(window, warn_fraction)
+
+
+def _warn_offset_exact(window: timedelta, warn_fraction: Decimal) -> timedelta:
     micros = window // timedelta(microseconds=1)
     return timedelta(microseconds=int(micros * Fraction(warn_fraction)))
+
+
+_warn_offset_memo = functools.lru_cache(maxsize=4096)(_warn_offset_exact)
 
 
 def start_clock(started_at: datetime, window: timedelta, warn_fraction: Decimal) -> ClockTimes:
