@@ -19,7 +19,7 @@ import math
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
     AfterValidator,
@@ -90,6 +90,7 @@ MONEY_PATTERN = r"^(0|[1-9]\d{0,11})(\.\d{1,2})?$"
 MONEY_MAX = Decimal("999999999999.99")
 _MONEY_RE = re.compile(MONEY_PATTERN)
 _CENT = Decimal("0.01")
+_NON_FINITE = frozenset({"NaN", "Infinity", "-Infinity"})
 _MONEY_RULE = "must be a non-negative CNY amount with at most 12 integer digits and 2 decimals"
 
 
@@ -122,8 +123,15 @@ def _parse_money(value: Any) -> Decimal:
     parser or Python code) is read through its shortest repr, which is exact
     for every value with ≤ 15 significant digits, i.e. every valid amount.
     """
+    if type(value) is str:  # the usual case first
+        return _from_text(value)
     if isinstance(value, _json.JsonFloat):
         return _from_text(value.raw)
+    if isinstance(value, _json.LosslessFloat):  # from the jiter fast path: same text, same rules
+        text = str(value)
+        if text in _NON_FINITE:  # the reference decoder turns these into plain floats
+            raise PydanticCustomError("money_finite", "must be a finite number")
+        return _from_text(text)
     if isinstance(value, str):
         return _from_text(value)
     if isinstance(value, bool):
@@ -198,8 +206,42 @@ _RFC3339 = re.compile(
 )
 
 
+# The usual shape (ASCII digits, upper-case T and Z): a cheaper regex, no upper-casing. A
+# string it matches also matches _RFC3339 and equals its .upper(), so the result is the
+# reference's; anything else takes the reference path below.
+_RFC3339_FAST = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2})\Z"
+)
+_fromisoformat = datetime.fromisoformat
+
+
 def _parse_timestamp(value: Any) -> datetime:
     """Validate an RFC 3339 date-time string with offset (or an aware datetime from code)."""
+    if type(value) is str and _RFC3339_FAST.match(value):
+        try:
+            parsed = _fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError(
+                "timestamp_range", "is not a valid date-time (field out of range)"
+            ) from None
+        # An offset is under 24 h, so a local year 1901..2098 is in range whatever the
+        # offset; comparing aware datetimes of different zones costs more than the parse.
+        if 1901 <= parsed.year <= 2098:
+            return parsed
+        return _in_range(parsed)
+    return _parse_timestamp_reference(value)
+
+
+def _in_range(parsed: datetime) -> datetime:
+    if not EARLIEST_TIMESTAMP <= parsed < LATEST_TIMESTAMP:
+        raise PydanticCustomError(
+            "timestamp_range", "must be from 1900-01-01 to before 2100-01-01 (UTC)"
+        )
+    return parsed
+
+
+def _parse_timestamp_reference(value: Any) -> datetime:
+    """The general path (and the reference of the fast one above)."""
     if isinstance(value, datetime):
         if value.utcoffset() is None:
             raise PydanticCustomError("timestamp_naive", "must carry a UTC offset")
@@ -219,11 +261,7 @@ def _parse_timestamp(value: Any) -> datetime:
         raise PydanticCustomError(
             "timestamp_range", "is not a valid date-time (field out of range)"
         ) from None
-    if not EARLIEST_TIMESTAMP <= parsed < LATEST_TIMESTAMP:
-        raise PydanticCustomError(
-            "timestamp_range", "must be from 1900-01-01 to before 2100-01-01 (UTC)"
-        )
-    return parsed
+    return _in_range(parsed)
 
 
 def format_timestamp(value: datetime) -> str:
@@ -284,13 +322,27 @@ class ContractModel(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
 
+    #: Whether ``model_validate_json`` first tries the jiter fast path (:func:`_json.loads_fast`).
+    #: Only for models without ``float`` fields: pydantic reads a ``LosslessFloat`` there with
+    #: ``float()``, not with the reference decoder's parse. The input envelopes turn it on.
+    _json_fast_path: ClassVar[bool] = False
+
     @classmethod
     def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
         """Validate UTF-8 JSON text; same keyword arguments as ``model_validate``.
 
         Validation runs in Python mode on the losslessly decoded objects, so do
         not pass ``strict=True`` (Python strict mode wants enum instances).
+        With the fast path on, a document it accepts is returned as is (the fast
+        path is never looser than the reference, and gives equal objects), and
+        any failure of it, whatever the cause, is decided by the reference path,
+        so rejects carry exactly the reference's errors.
         """
+        if cls._json_fast_path:
+            try:
+                return cls.model_validate(_json.loads_fast(json_data), **kwargs)
+            except Exception:  # the reference path below decides (and reports) every refusal
+                pass
         return cls.model_validate(_json.loads(json_data, cls.__name__), **kwargs)
 
 

@@ -9,7 +9,7 @@ reported at the location of the offending field, e.g. ``data.amount``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -63,6 +63,10 @@ class Envelope(ContractModel):
     ``id`` and ``source`` are 1–256 characters; (``source``, ``id``) identifies
     the event. ``subject`` is informational: the key is :attr:`subject_key`.
     """
+
+    # No input model has a float field (Money reads a LosslessFloat's exact text), so the
+    # jiter fast path gives the reference's objects; tests/unit/test_decode_fast.py checks it.
+    _json_fast_path: ClassVar[bool] = True
 
     specversion: Literal["1.0"]
     id: Annotated[str, Field(min_length=1, max_length=256)]
