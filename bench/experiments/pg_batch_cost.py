@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -27,7 +28,7 @@ from collections import defaultdict
 from typing import Any
 
 import psycopg
-from psycopg import AsyncCursor
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg._queries import PostgresQuery
 
 from bench.workload import build_workload
@@ -71,8 +72,12 @@ def _instrument(pids: dict[int, int]) -> None:
     _last_dump = [0.0]
 
     async def cur_execute(self: Any, query: Any, params: Any = None, **kw: Any) -> Any:
-        pid = pids[id(self.connection)]
+        pid = pids.get(id(self.connection))
+        if pid is None:  # not the replay's connection
+            return await orig_cur(self, query, params, **kw)
         where = _caller()
+        if where.startswith(("insert_rows", "update_rows")):  # one line per table
+            where = f"{where.split(' ')[0]} {str(query).split()[2]}"
         s0, w0 = _sched_ns(pid), time.perf_counter()
         _last_dump[0] = 0.0
         out = await orig_cur(self, query, params, **kw)
@@ -103,7 +108,7 @@ def _incoming(topic: str, events: list[Any]) -> list[Incoming]:
     return out
 
 
-async def _replay(dsn: str, n: int, round_size: int) -> dict[str, Any]:
+async def _replay(dsn: str, n: int, round_size: int, explain_ms: int = 0) -> dict[str, Any]:
     from bench.harness import _load_roster  # noqa: PLC0415
 
     work = build_workload(n)
@@ -128,6 +133,10 @@ async def _replay(dsn: str, n: int, round_size: int) -> dict[str, Any]:
         cur = await conn.execute("SELECT pg_backend_pid()")
         pid = (await cur.fetchone())[0]  # type: ignore[index]
         pids[id(conn)] = pid
+        if explain_ms:  # plans of slow statements into the server log (superuser only)
+            await conn.execute("LOAD 'auto_explain'")
+            await conn.execute(f"SET auto_explain.log_min_duration = {explain_ms}")
+            await conn.execute("SET auto_explain.log_analyze = on")
         await conn.commit()
         STATS.clear()
         _instrument(pids)
@@ -153,14 +162,64 @@ async def _replay(dsn: str, n: int, round_size: int) -> dict[str, Any]:
             "commit_server_s": commit_server, "client_cpu_s": client, "wall_s": wall}
 
 
+def _row_classes() -> dict[str, type[Any]]:
+    from workers.store.rows import Row, insert_sql  # noqa: PLC0415
+
+    out, todo = {}, list(Row.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if "__table__" in vars(cls) or any("__table__" in vars(b) for b in cls.__mro__[1:-2]):
+            with contextlib.suppress(TypeError):
+                out[insert_sql(cls)] = cls
+    return out
+
+
+async def _rows_bench(dsn: str, repeat: int = 3) -> dict[str, list[float]]:
+    """Per row kind: client CPU and backend CPU (s) of inserting the captured batches with
+    the ``unnest`` statement vs binary COPY, in transactions rolled back."""
+    from workers.store import rows as R  # noqa: PLC0415
+
+    by_sql = _row_classes()
+    out: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0.0, 0.0])
+    conn = await AsyncConnection.connect(dsn)
+    await conn.execute("SET session_replication_role = replica")  # no FK checks: rows alone
+    pid = (await (await conn.execute("SELECT pg_backend_pid()")).fetchone())[0]  # type: ignore[index]
+    for _ in range(repeat):
+        for query, prm in CAPTURED:
+            cls = by_sql.get(query)
+            if cls is None or cls.__conflict__:
+                continue
+            rows = [cls(*vals) for vals in zip(*prm, strict=True)]
+            st = out[cls.__table__]
+            st[0] += len(rows) / repeat
+            for k, use_copy in ((1, False), (3, True)):
+                c, s = time.process_time(), _sched_ns(pid)
+                if use_copy:
+                    await R.copy_rows(conn, rows)
+                else:
+                    await conn.execute(R.insert_sql(cls), R.params(rows))
+                st[k] += (time.process_time() - c) / repeat
+                st[k + 1] += (_sched_ns(pid) - s) / 1e9 / repeat
+                await conn.rollback()
+    await conn.close()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     global CAPTURE  # noqa: PLW0603
     p = argparse.ArgumentParser()
     p.add_argument("--events", type=int, default=20000)
     p.add_argument("--round", type=int, default=4000)
     p.add_argument("--json", default=None)
+    p.add_argument("--explain-ms", type=int, default=0,
+                   help="log plans of statements slower than this (auto_explain, server log)")
+    p.add_argument("--no-copy", action="store_true", help="insert_rows never uses COPY")
+    p.add_argument("--rows-bench", action="store_true",
+                   help="also insert every captured append-only row batch again: unnest vs COPY")
     p.add_argument("--keep", action="store_true", help="keep the schema (printed)")
     args = p.parse_args(argv)
+    CAPTURE = args.rows_bench
     base = os.environ["DATABASE_URL"]
     schema = f"pgcost_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(base, autocommit=True) as c:
@@ -168,7 +227,25 @@ def main(argv: list[str] | None = None) -> int:
     dsn = f"{base}?options=-csearch_path%3D{schema}"
     try:
         migrate(dsn)
-        res = asyncio.run(_replay(dsn, args.events, args.round))
+        if args.no_copy or args.rows_bench:  # every insert as its unnest statement
+            from workers.store import rows  # noqa: PLC0415
+            rows.COPY_MIN_ROWS = 1 << 30
+        res = asyncio.run(_replay(dsn, args.events, args.round, args.explain_ms))
+        if args.rows_bench:
+            print(f"{'table':20} {'rows':>7} {'unnest client/server µs/row':>28}"
+                  f" {'COPY client/server µs/row':>26}")
+            with psycopg.connect(base, autocommit=True) as c:
+                c.execute(f"CREATE SCHEMA {schema}_rows")
+            dsn2 = f"{base}?options=-csearch_path%3D{schema}_rows"
+            migrate(dsn2)
+            try:
+                per_table = asyncio.run(_rows_bench(dsn2))
+            finally:
+                with psycopg.connect(base, autocommit=True) as c:
+                    c.execute(f"DROP SCHEMA {schema}_rows CASCADE")
+            for t, (n, uc, us, cc, cs) in per_table.items():
+                print(f"{t:20} {n:7.0f} {uc / n * 1e6:14.2f} {us / n * 1e6:12.2f}"
+                      f" {cc / n * 1e6:14.2f} {cs / n * 1e6:10.2f}")
     finally:
         if args.keep:
             print("kept schema", schema)

@@ -63,6 +63,7 @@ class DispatchInsert(DispatchRequestColumns):
     """A new ``dispatches`` row (routed, queued, or born cancelled)."""
 
     __conflict__: ClassVar[str] = ""
+    __copy__: ClassVar[bool] = True
     status: str
     adjuster_id: str | None
     decided_at: datetime

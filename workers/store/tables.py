@@ -21,6 +21,7 @@ class TimelineRow(Row):
 
     __table__: ClassVar[str] = "case_timeline"
     __conflict__: ClassVar[str] = ""
+    __copy__: ClassVar[bool] = True  # one per event: the largest insert of every batch
     case_id: str | None
     complaint_id: str | None
     event_type: str
