@@ -27,7 +27,7 @@ from workers.records import Incoming
 from workers.rules.callbacks import AFTER_CANCEL, AFTER_RESULT, Attempt, callback_result
 from workers.rules.escalations import DISSATISFIED, REPORT, SUPERVISOR, Escalation
 from workers.rules.sla import Clock, ClockOp, ClockOpKind
-from workers.store.effects import Effects, TimelineRow, data_hash, flush
+from workers.store.effects import Effects, TimelineRow, data_hash, flush, same_data
 from workers.store.tables import ParkedKey, ParkedRow
 
 
@@ -114,18 +114,20 @@ async def apply_callback_completed_batch(
             fx.timeline.append(timeline_row(item, "parked", "waiting for its callback request"))
             outcomes[n] = "parked"
             continue
-        outcomes[n] = apply_attempt(row, f, fx)
+        outcomes[n] = apply_attempt(row, f, fx, item.data(CallbackCompleted))
         fx.timeline.append(timeline_row(item, outcomes[n], f"attempt {f.attempt} {f.outcome}"))
     await save_callbacks(conn, rows, fx, ctx)
     await flush(conn, fx)
     return outcomes
 
 
-def apply_attempt(row: CallbackRow, f: AttemptFacts, fx: Effects) -> str:
-    """Record one attempt and recompute the callback's result; returns the outcome."""
+def apply_attempt(row: CallbackRow, f: AttemptFacts, fx: Effects,
+                  data: CallbackCompleted | None = None) -> str:
+    """Record one attempt and recompute the callback's result; returns the outcome.
+    ``data``: the event's data when live (to compare with a legacy-format digest)."""
     known = row.attempts.get(f.attempt)
     if known is not None:
-        if known.data_hash != f.data_hash:
+        if not same_data(known.data_hash, f.data_hash, data):
             fx.dq("conflicting_duplicate", "callback", row.callback_id,
                   f"attempt {f.attempt} already recorded with different data",
                   "callback.completed", f.source, f.event_id, f.completed_at)

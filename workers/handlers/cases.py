@@ -27,7 +27,7 @@ from workers.rules.case_lifecycle import CaseStatus, apply_case_reported, on_dis
 from workers.rules.catastrophe import latest_versions
 from workers.rules.masking import mask_policy_no
 from workers.store.catastrophes import load_versions
-from workers.store.effects import CaseRow, Effects, data_hash, flush
+from workers.store.effects import CaseRow, Effects, data_hash, flush, same_data
 from workers.store.surge import count_reports
 from workers.store.tables import ParkedKey
 
@@ -48,7 +48,7 @@ async def apply_case_reported_batch(
         digest = data_hash(data)
         if data.case_id in known:
             outcomes[n] = "duplicate"
-            _duplicate(fx, item, digest != known[data.case_id])
+            _duplicate(fx, item, not same_data(known[data.case_id], digest, data))
             continue
         known[data.case_id] = digest
         new.append(item)

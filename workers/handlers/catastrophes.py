@@ -41,7 +41,7 @@ from workers.rules.catastrophe import (
     latest_versions,
 )
 from workers.store.catastrophes import KIND, VERSION_COLUMNS, declaration_from_row, load_versions
-from workers.store.effects import Effects, data_hash, flush
+from workers.store.effects import Effects, data_hash, flush, same_data
 
 _LOCK = "catastrophes"
 CST = timezone(timedelta(hours=8))
@@ -97,7 +97,7 @@ async def apply_catastrophe_declared_batch(
         key = (d.cat_code, d.declared_at)
         if key in known:
             outcomes[n] = "duplicate"
-            if known[key] != digest:
+            if not same_data(known[key], digest, d):
                 fx.dq("conflicting_duplicate", "catastrophe", d.cat_code,
                       "catastrophe.declared for a known (cat_code, declared_at) with different"
                       " data", item.event.type, item.source, item.event_id, d.declared_at)

@@ -33,7 +33,7 @@ from workers.rules.case_lifecycle import CaseStatus, on_dispatch_requested
 from workers.rules.routing import Adjuster, DispatchRequest, route_dispatch
 from workers.rules.sla import Clock, ClockOp, ClockOpKind, warn_offset, window_for
 from workers.rules.withdrawal import dispatch_after_withdrawal
-from workers.store.effects import CaseRow, Effects, data_hash, flush, load_cases
+from workers.store.effects import CaseRow, Effects, data_hash, flush, load_cases, same_data
 from workers.store.rows import Row, insert_rows, update_rows
 
 
@@ -132,7 +132,7 @@ def _decide(item: Incoming, b: _Batch, ctx: HandlerContext) -> str:
     digest = data_hash(d)
     known = b.existing.get(d.dispatch_id)
     if known is not None and known[0] is not None:
-        return _duplicate(item, d, known[0] != digest, b.fx)
+        return _duplicate(item, d, not same_data(known[0], digest, d), b.fx)
     withdrawn = _withdrawn_at(b.cases.get(d.case_id))
     if withdrawn is not None and known is None and dispatch_after_withdrawal(
             d.requested_at, withdrawn) == "refused":

@@ -34,7 +34,7 @@ from workers.handlers.routing import drain
 from workers.handlers.settlements import settle_parked
 from workers.records import Incoming
 from workers.rules.sla import Clock, ClockOp, ClockOpKind
-from workers.store.effects import Effects, data_hash, flush, load_cases
+from workers.store.effects import Effects, data_hash, flush, load_cases, same_data
 
 
 def review_facts(item: Incoming) -> ReviewFacts:
@@ -80,7 +80,8 @@ async def apply_review_completed_batch(
     for n, item, facts in todo:
         if facts.review_id in known:
             outcomes[n] = "duplicate"
-            _duplicate(fx, facts, known[facts.review_id] != facts.data_hash)
+            _duplicate(fx, facts, not same_data(known[facts.review_id], facts.data_hash,
+                                                item.data(ReviewCompleted)))
             continue
         known[facts.review_id] = facts.data_hash
         fx.vault("review", facts.review_id, facts.source, facts.event_id,

@@ -40,7 +40,15 @@ from workers.rules.payments import (
     resolves_failure,
 )
 from workers.rules.sla import Clock, ClockOp, ClockOpKind
-from workers.store.effects import CaseRow, Effects, TimelineRow, data_hash, flush, load_cases
+from workers.store.effects import (
+    CaseRow,
+    Effects,
+    TimelineRow,
+    data_hash,
+    flush,
+    load_cases,
+    same_data,
+)
 from workers.store.tables import ParkedKey, ParkedRow
 
 PARK_SUBJECT = "payout"
@@ -129,13 +137,14 @@ async def apply_payment_settled_batch(
     """Apply a batch of payment.settled events; one outcome per event."""
     outcomes, claimed = await claim_batch(conn, PAYMENT_SETTLED, items)
     todo = [(n, SettlementFacts.of(i)) for n, i in claimed]
+    data = {n: i.data(PaymentSettled) for n, i in claimed}
     if not todo:
         return outcomes
     await lock_subjects(conn, [f"case:{f.case_id}" for _, f in todo])
     batch = await _load(conn, [f for _, f in todo])
     fx = Effects()
     for n, f in todo:
-        outcomes[n] = _apply(f, batch, ctx, fx)
+        outcomes[n] = _apply(f, batch, ctx, fx, data[n])
     await _write(conn, batch, fx, ctx)
     return outcomes
 
@@ -160,10 +169,12 @@ async def settle_parked(conn: AsyncConnection[Any], payout_ids: set[str], ctx: H
     await _write(conn, batch, fx, ctx)
 
 
-def _apply(f: SettlementFacts, b: _Batch, ctx: HandlerContext, fx: Effects) -> str:
+def _apply(f: SettlementFacts, b: _Batch, ctx: HandlerContext, fx: Effects,
+           data: PaymentSettled | None = None) -> str:
+    # data: the live event's data (to compare with a legacy-format digest), None unparked
     if f.settlement_id in b.known:
         fx.timeline.append(f.timeline("duplicate", "settlement_id already settled"))
-        if b.known[f.settlement_id] != f.data_hash:
+        if not same_data(b.known[f.settlement_id], f.data_hash, data):
             _dq(fx, f, "conflicting_duplicate",
                 "payment.settled for a known settlement_id with different data")
         return "duplicate"

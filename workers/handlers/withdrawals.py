@@ -26,7 +26,15 @@ from workers.handlers.routing import drain
 from workers.records import Incoming
 from workers.rules.sla import Clock, ClockOp, ClockOpKind
 from workers.rules.withdrawal import decide_withdrawal
-from workers.store.effects import CaseRow, Effects, TimelineRow, data_hash, flush, load_cases
+from workers.store.effects import (
+    CaseRow,
+    Effects,
+    TimelineRow,
+    data_hash,
+    flush,
+    load_cases,
+    same_data,
+)
 from workers.store.tables import ParkedRow
 
 PARK_SUBJECT = "withdrawal"
@@ -77,6 +85,7 @@ async def apply_case_withdrawn_batch(
     """Apply a batch of case.withdrawn events; one outcome per event."""
     outcomes, claimed = await claim_batch(conn, CASE_WITHDRAWN, items)
     todo = [(n, WithdrawalFacts.of(i)) for n, i in claimed]
+    data = {n: i.data(CaseWithdrawn) for n, i in claimed}
     if not todo:
         return outcomes
     await lock_subjects(conn, [ROUTING_LOCK] + [f"case:{f.case_id}" for _, f in todo])
@@ -90,7 +99,7 @@ async def apply_case_withdrawn_batch(
         if f.case_id in known:
             outcomes[n] = "duplicate"
             fx.timeline.append(f.timeline("duplicate", "case already withdrawn"))
-            if known[f.case_id] != f.data_hash:
+            if not same_data(known[f.case_id], f.data_hash, data[n]):
                 fx.dq("conflicting_duplicate", "case", f.case_id,
                       "case.withdrawn for a case with a withdrawal with different data",
                       "case.withdrawn", f.source, f.event_id, f.withdrawn_at)
