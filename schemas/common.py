@@ -89,6 +89,7 @@ MONEY_PATTERN = r"^(0|[1-9]\d{0,11})(\.\d{1,2})?$"
 #: Largest representable amount (12 integer digits, 2 decimals).
 MONEY_MAX = Decimal("999999999999.99")
 _MONEY_RE = re.compile(MONEY_PATTERN)
+_money_match = _MONEY_RE.match
 _CENT = Decimal("0.01")
 _NON_FINITE = frozenset({"NaN", "Infinity", "-Infinity"})
 _MONEY_RULE = "must be a non-negative CNY amount with at most 12 integer digits and 2 decimals"
@@ -109,8 +110,10 @@ def _money_error(text: str) -> PydanticCustomError:
 
 
 def _from_text(text: str) -> Decimal:
-    if not _MONEY_RE.match(text):
+    if not _money_match(text):
         raise _money_error(text)
+    if text[-3:-2] == ".":  # already 2 decimals (the pattern matched): quantize is the identity
+        return Decimal(text)
     return Decimal(text).quantize(_CENT)
 
 
@@ -206,24 +209,41 @@ _RFC3339 = re.compile(
 )
 
 
-# The usual shape (ASCII digits, upper-case T and Z): a cheaper regex, no upper-casing. A
-# string it matches also matches _RFC3339 and equals its .upper(), so the result is the
-# reference's; anything else takes the reference path below.
+# Fast paths of _parse_timestamp; each accepts a subset of what the reference accepts and
+# returns the reference's result for it, and leaves everything else to the reference (so
+# errors are the reference's). tests/unit/test_decode_fast.py compares them on mutations.
+#
+# 1. The canonical shape YYYY-MM-DDTHH:MM:SS±HH:MM: 25 ASCII characters whose characters
+#    4, 7, ..., 22 are the separators. fromisoformat reads every other position as an ASCII
+#    digit (CPython's parse_digits), so when it succeeds _RFC3339 matches, and the string
+#    is its own .upper(). Cheaper than any regex (~0.2 µs less per timestamp).
+_CANONICAL_SEPARATORS = frozenset({"--T::+:", "--T::-:"})
+# 2. Other usual shapes (ASCII digits, upper-case T and Z, fractions): a cheaper regex than
+#    _RFC3339 (which matches any Unicode digit), no upper-casing needed.
 _RFC3339_FAST = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2})\Z"
 )
+_timestamp_fast_match = _RFC3339_FAST.match
 _fromisoformat = datetime.fromisoformat
 
 
 def _parse_timestamp(value: Any) -> datetime:
     """Validate an RFC 3339 date-time string with offset (or an aware datetime from code)."""
-    if type(value) is str and _RFC3339_FAST.match(value):
-        try:
-            parsed = _fromisoformat(value)
-        except ValueError:
-            raise PydanticCustomError(
-                "timestamp_range", "is not a valid date-time (field out of range)"
-            ) from None
+    if type(value) is str:
+        if len(value) == 25 and value.isascii() and value[4::3] in _CANONICAL_SEPARATORS:
+            try:
+                parsed = _fromisoformat(value)
+            except ValueError:  # a non-digit, or a field out of range: the reference tells which
+                return _parse_timestamp_reference(value)
+        elif _timestamp_fast_match(value):
+            try:
+                parsed = _fromisoformat(value)
+            except ValueError:
+                raise PydanticCustomError(
+                    "timestamp_range", "is not a valid date-time (field out of range)"
+                ) from None
+        else:
+            return _parse_timestamp_reference(value)
         # An offset is under 24 h, so a local year 1901..2098 is in range whatever the
         # offset; comparing aware datetimes of different zones costs more than the parse.
         if 1901 <= parsed.year <= 2098:
@@ -340,7 +360,11 @@ class ContractModel(BaseModel):
         """
         if cls._json_fast_path:
             try:
-                return cls.model_validate(_json.loads_fast(json_data), **kwargs)
+                if kwargs:
+                    return cls.model_validate(_json.loads_fast(json_data), **kwargs)
+                # model_validate without arguments is exactly this call, minus a Python frame
+                event: Self = cls.__pydantic_validator__.validate_python(_json.loads_fast(json_data))
+                return event
             except Exception:  # the reference path below decides (and reports) every refusal
                 pass
         return cls.model_validate(_json.loads(json_data, cls.__name__), **kwargs)

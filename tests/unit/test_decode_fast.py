@@ -178,7 +178,21 @@ def _timestamp_text() -> st.SearchStrategy[str]:
         r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,10})?"
         r"([Zz]|[+-][0-9]{2}:[0-9]{2})?\Z"
     )
-    return st.one_of(st.sampled_from(TIMESTAMP_TEXTS), generated)
+    return st.one_of(st.sampled_from(TIMESTAMP_TEXTS), generated, _canonical_like())
+
+
+@st.composite
+def _canonical_like(draw: st.DrawFn) -> str:
+    """``YYYY-MM-DDTHH:MM:SS±HH:MM`` (the shape of the first fast path), valid or with 1-2
+    characters replaced by anything ASCII (or a Unicode digit): every position probed."""
+    when = draw(st.datetimes(datetime(1890, 1, 1), datetime(2110, 12, 31)))
+    hours, minutes = draw(st.integers(0, 26)), draw(st.sampled_from([0, 0, 30, 45, 59, 60]))
+    text = f"{when:%Y-%m-%dT%H:%M:%S}{draw(st.sampled_from('+-'))}{hours:02d}:{minutes:02d}"
+    for _ in range(draw(st.integers(0, 2))):
+        at = draw(st.integers(0, len(text) - 1))
+        char = draw(st.one_of(st.characters(max_codepoint=127), st.sampled_from("\u0662\uff12\u00b2")))
+        text = text[:at] + char + text[at + 1:]
+    return text
 
 
 def _token() -> st.SearchStrategy[str]:
@@ -265,8 +279,8 @@ def test_timestamp_texts(data: st.DataObject | None) -> None:
     assert_same(topic, _with_raw(doc, path, json.dumps(data.draw(_timestamp_text()))))
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.one_of(_timestamp_text(), st.text(max_size=40), st.datetimes(), st.integers()))
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(_timestamp_text(), _canonical_like(), st.text(max_size=40), st.datetimes(), st.integers()))
 @example(datetime(2026, 1, 1))
 def test_timestamp_parser_alone(value: Any) -> None:
     def run(parse: Any) -> tuple[str, str]:
