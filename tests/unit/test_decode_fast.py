@@ -355,3 +355,34 @@ def test_float_money_of_the_fast_path_is_read_from_its_text() -> None:
     assert refused[:2] == ("dead", "schema") and "exponent" in refused[2]
     kept = assert_same("review-completed", _with_raw(doc, ("data", "amount"), "0.10"))
     assert kept[0] == "ok" and kept[3]["data"]["amount"] == Decimal("0.10")
+
+
+def test_conditional_rules_of_every_pairing() -> None:
+    """review.completed, payment.settled and callback.completed: every stage × decision
+    (status, outcome) with each conditional field present, absent or empty."""
+    review = next(d for t, d in _seeds() if t == "review-completed")
+    extras = {"case_id": "C-1", "complaint_id": "CP-1", "dispatch_id": "D-1", "amount": "10.00"}
+    for stage in ["survey", "initial", "second", "joint", "complaint", "nope"]:
+        for decision in ["completed", "unable", "approved", "rejected", "documents_requested",
+                         "escalated", "upheld", "dismissed", "extended"]:
+            for mask in range(16):
+                data = {k: v for i, (k, v) in enumerate(extras.items()) if mask >> i & 1}
+                for docs in ([], ["x"], None):
+                    for reason in (" ", "why", None):
+                        body = {"review_id": "R-1", "reviewer_id": "V-1", "stage": stage,
+                                "decision": decision, "completed_at": review["data"]["completed_at"], **data,
+                                "missing_documents": docs, "reason": reason}
+                        assert_same("review-completed", json.dumps({**review, "data": body}).encode())
+    for topic, field, values, extra in [
+        ("payment-settled", "status", ["paid", "failed", "x"], {"failure_code": "name_mismatch"}),
+        ("callback-completed", "outcome", ["reached", "no_answer", "x"], {"satisfaction": 4}),
+    ]:
+        seed = next(d for t, d in _seeds() if t == topic)
+        for value in values:
+            for with_extra in (True, False):
+                for drop in (None, "case_id"):
+                    data = {k: v for k, v in seed["data"].items() if k not in extra and k != drop}
+                    data[field] = value
+                    if with_extra:
+                        data.update(extra)
+                    assert_same(topic, json.dumps({**seed, "data": data}).encode())
