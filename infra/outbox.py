@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 RELAY_LOCK = 0x6F7574  # advisory lock key: one publishing relay per database at a time
 CONTENT_TYPE = ("content-type", b"application/cloudevents+json")
+_HEADERS = (CONTENT_TYPE,)
 
 
 @dataclass(frozen=True)
@@ -93,21 +94,45 @@ async def relay_once(
         rows = await cur.fetchall()
         if not rows:
             return {}
-        values, _held = await fill_rows([(r[0], r[3], r[4]) for r in rows], vault)
+        kinds = _NoticeKinds({r[0] for r in rows if r[1] == CUSTOMER_NOTICES})
+        values, _held = await fill_rows([(r[0], r[3], r[4]) for r in rows], vault,
+                                         kinds.seen if kinds.seqs else None)
         ready = [r for r in rows if r[0] in values]
-        await publisher.publish([OutRecord(names.name(t), k.encode(), values[seq],
-                                           (CONTENT_TYPE,)) for seq, t, k, _, _ in ready])
+        full = {t: names.name(t) for t in {r[1] for r in ready}}
+        await publisher.publish([OutRecord(full[t], k.encode(), values[seq], _HEADERS)
+                                 for seq, t, k, _, _ in ready])
         await conn.execute(
             "UPDATE outbox SET published_at = clock_timestamp() WHERE seq = ANY(%b)",
             ([r[0] for r in ready],),
         )
     counts: dict[str, int] = {}
-    for seq, topic, _, _, _ in ready:
+    for _, topic, _, _, _ in ready:
         counts[topic] = counts.get(topic, 0) + 1
-        if notice_kinds is not None and topic == CUSTOMER_NOTICES:
-            kind = str(json.loads(values[seq])["data"]["kind"])
-            notice_kinds[kind] = notice_kinds.get(kind, 0) + 1
+    if notice_kinds is not None:
+        kinds.count(values, notice_kinds)
     return counts
+
+
+class _NoticeKinds:
+    """Kinds of the customer notices of a pass, read from the documents PII filling
+    decoded anyway (every notice carries PII); a notice without one is decoded here."""
+
+    def __init__(self, seqs: set[int]) -> None:
+        self.seqs = seqs
+        self.kind: dict[int, str] = {}
+
+    def seen(self, seq: int, doc: dict[str, Any]) -> None:
+        """``fill_rows`` hook: remember the kind of a notice row."""
+        if seq in self.seqs:
+            self.kind[seq] = str(doc["data"]["kind"])
+
+    def count(self, published: dict[int, bytes], into: dict[str, int]) -> None:
+        """Add the published notices per kind to ``into``."""
+        for seq in self.seqs & published.keys():
+            kind = self.kind.get(seq)
+            if kind is None:
+                kind = str(json.loads(published[seq])["data"]["kind"])
+            into[kind] = into.get(kind, 0) + 1
 
 
 async def outbox_backlog(pool: AsyncConnectionPool) -> tuple[int, float]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -119,13 +119,20 @@ def fill(value: bytes, ref: Sequence[VaultField],
 
     Raises :class:`PiiMissing` (naming subject and key, never a value) if one is absent.
     """
+    return _filled(value, ref, vault)[1]
+
+
+def _filled(value: bytes, ref: Sequence[VaultField],
+            vault: dict[tuple[str, str], dict[str, Any]]) -> tuple[dict[str, Any], bytes]:
+    """:func:`fill`, also returning the filled document (the relay reads a notice's kind
+    from it instead of decoding the value a second time)."""
     doc = json.loads(value)
     for f in ref:
         fields = vault.get((f.subject_type, f.subject_id))
         if fields is None or fields.get(f.key) in (None, ""):
             raise PiiMissing(f"no vault value {f.key} for {f.subject_type} {f.subject_id}")
         _set(doc, f.path, fields[f.key])
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return doc, json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class VaultReader(Protocol):
@@ -166,12 +173,14 @@ class PoolVaultReader:
         return out
 
 
-async def fill_rows(rows: Sequence[tuple[int, bytes, Any]], reader: VaultReader | None
+async def fill_rows(rows: Sequence[tuple[int, bytes, Any]], reader: VaultReader | None,
+                    on_doc: Callable[[int, dict[str, Any]], None] | None = None,
                     ) -> tuple[dict[int, bytes], list[int]]:
     """Fill the PII of outbox rows ``(seq, value, pii_ref)``.
 
     Returns (seq → publishable value, seqs held back because a vault value is missing).
-    Rows without a reference pass unchanged.
+    Rows without a reference pass unchanged. ``on_doc(seq, document)`` is called with the
+    filled document of every row that had to be decoded to fill it (rows with a reference).
     """
     refs = {seq: decode_ref(raw) for seq, _, raw in rows if raw}
     vault: dict[tuple[str, str], dict[str, Any]] = {}
@@ -188,8 +197,11 @@ async def fill_rows(rows: Sequence[tuple[int, bytes, Any]], reader: VaultReader 
             out[seq] = bytes(value)
             continue
         try:
-            out[seq] = fill(bytes(value), ref, vault)
+            doc, out[seq] = _filled(bytes(value), ref, vault)
         except PiiMissing as exc:
             log.warning("outbox row %d held back: %s", seq, exc)
             held.append(seq)
+            continue
+        if on_doc is not None:
+            on_doc(seq, doc)
     return out, held
