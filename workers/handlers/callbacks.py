@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
@@ -28,6 +28,7 @@ from workers.rules.callbacks import AFTER_CANCEL, AFTER_RESULT, Attempt, callbac
 from workers.rules.escalations import DISSATISFIED, REPORT, SUPERVISOR, Escalation
 from workers.rules.sla import Clock, ClockOp, ClockOpKind
 from workers.store.effects import Effects, TimelineRow, data_hash, flush, same_data
+from workers.store.rows import Row, col, update_rows
 from workers.store.tables import ParkedKey, ParkedRow
 
 
@@ -152,26 +153,42 @@ async def save_callbacks(conn: AsyncConnection[Any], rows: dict[str, CallbackRow
             " %b::bool[], %b::text[], %b::timestamptz[], %b::text[], %b::text[], %b::text[],"
             " %b::text[]) ON CONFLICT DO NOTHING", [list(c) for c in zip(*attempts, strict=True)])
     escalations: list[Escalation] = []
+    settled: list[CallbackSettled] = []
     for r in rows.values():
         if r.dirty:
-            escalations += await _settle(conn, r, fx, ctx)
+            escalations += _settle(r, fx, ctx, settled)
         for f, applied in r.new_attempts:
             if applied == "applied" and ctx.metrics is not None:
                 ctx.metrics.callbacks_total.labels(kind=r.kind, outcome=f.outcome).inc()
+    await update_rows(conn, settled, ["callback_id"])
     raised = await record_escalations(conn, fx, escalations, ctx.clock())
     if ctx.metrics is not None:
         count_escalations(ctx.metrics, raised)
 
 
-async def _settle(conn: AsyncConnection[Any], r: CallbackRow, fx: Effects,
-                  ctx: HandlerContext) -> list[Escalation]:
+@dataclass(frozen=True)
+class CallbackSettled(Row):
+    """A callback's recomputed result, written for the whole batch with one statement
+    (it was one UPDATE per callback: half the statements of a 20k-event replay)."""
+
+    __table__: ClassVar[str] = "callbacks"
+    callback_id: str
+    status: str
+    result_attempt: int | None = col("int4")
+    satisfaction: int | None = col("int4")
+    praise: bool = col("bool")
+    report: bool = col("bool")
+    completed_at: datetime | None = col("timestamptz")
+
+
+def _settle(r: CallbackRow, fx: Effects, ctx: HandlerContext,
+            settled: list[CallbackSettled]) -> list[Escalation]:
     result = callback_result((a.rule for a in r.attempts.values()), r.cancelled_at)
     res = result.result
-    await conn.execute(
-        "UPDATE callbacks SET status = %s, result_attempt = %s, satisfaction = %s,"
-        " praise = %s, report = %s, completed_at = %s WHERE callback_id = %s",
-        (result.status, res.attempt if res else None, res.satisfaction if res else None,
-         bool(res and res.praise), bool(res and res.report), result.stopped_at, r.callback_id))
+    settled.append(CallbackSettled(
+        r.callback_id, result.status, res.attempt if res else None,
+        res.satisfaction if res else None, bool(res and res.praise), bool(res and res.report),
+        result.stopped_at))
     for n in result.after_result:
         a = r.attempts[n]
         fx.dq(AFTER_RESULT, "callback", r.callback_id,
