@@ -158,8 +158,8 @@ class Worker:
             CLAIMDESK_DATA_DIR=str(log_dir / f"data-{box.tag}-{n}"),
             CLAIMDESK_METRICS_PORT=str(self.port),
             CLAIMDESK_LOG_LEVEL="WARNING",
-            **(extra_env or {}),
         )
+        env.update(extra_env or {})
         self.env = env
         self.log_path = log_dir / f"worker-{box.tag}-{n}.log"
         self.proc: subprocess.Popen[bytes] | None = None
