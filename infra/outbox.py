@@ -87,7 +87,8 @@ async def relay_once(
         if not row or not row[0]:
             return {}
         cur = await conn.execute(
-            "SELECT seq, topic, key, value, pii_ref FROM outbox WHERE published_at IS NULL"
+            # pii_ref as text: parsed by pii_fill.decode_ref_text, memoised
+            "SELECT seq, topic, key, value, pii_ref::text FROM outbox WHERE published_at IS NULL"
             " ORDER BY seq LIMIT %s",
             (limit,),
         )

@@ -96,6 +96,22 @@ def decode_ref(raw: Any) -> PiiRef:
     return tuple(VaultField.from_json(i) for i in items or ())
 
 
+_REFS: dict[str, PiiRef] = {}  # pii_ref text → parsed (a case's notices share their ref)
+_REFS_MAX = 1 << 14
+
+
+def decode_ref_text(raw: str) -> PiiRef:
+    """:func:`decode_ref` of ``pii_ref::text``, memoised (bounded): the relay reads the
+    column as text so that a reference seen before costs a dict lookup, not a JSON parse
+    and a dataclass per field (PII filling was half of the relay's CPU)."""
+    ref = _REFS.get(raw)
+    if ref is None:
+        if len(_REFS) >= _REFS_MAX:
+            _REFS.clear()
+        ref = _REFS[raw] = decode_ref(raw)
+    return ref
+
+
 def _set(doc: dict[str, Any], path: Path, value: Any) -> None:
     node = doc
     for part in path[:-1]:
@@ -182,7 +198,8 @@ async def fill_rows(rows: Sequence[tuple[int, bytes, Any]], reader: VaultReader 
     Rows without a reference pass unchanged. ``on_doc(seq, document)`` is called with the
     filled document of every row that had to be decoded to fill it (rows with a reference).
     """
-    refs = {seq: decode_ref(raw) for seq, _, raw in rows if raw}
+    refs = {seq: decode_ref_text(raw) if type(raw) is str else decode_ref(raw)
+            for seq, _, raw in rows if raw}
     vault: dict[tuple[str, str], dict[str, Any]] = {}
     if refs:
         if reader is None:

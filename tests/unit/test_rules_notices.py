@@ -121,3 +121,19 @@ def test_fill_rows_holds_back_rows_with_missing_pii_and_passes_the_others() -> N
     assert reader.asked == [("case", "C-1"), ("case", "C-404")]
     with pytest.raises(RuntimeError):
         asyncio.run(fill_rows(rows, None))
+
+
+def test_decode_ref_text_equals_decode_ref_and_is_memoised() -> None:
+    """The relay reads ``pii_ref::text`` (jsonb's own text form) through a memo; the
+    reference is :func:`decode_ref` of the parsed value."""
+    from infra.pii_fill import complainant_of, decode_ref, decode_ref_text, review_reason
+
+    refs = [reporter_of("C-1"), reporter_of("C-2"), complainant_of("P-9"),
+            (review_reason("R-1"), *reporter_of("C-1")), (review_reason("R-2", ("x",)),)]
+    for ref in refs:
+        compact = encode_ref(ref)
+        assert compact is not None
+        spaced = json.dumps(json.loads(compact))  # jsonb::text writes ", " and ": "
+        for text in (compact, spaced):
+            assert decode_ref_text(text) == decode_ref(json.loads(text)) == ref
+            assert decode_ref_text(text) is decode_ref_text(text)
