@@ -86,6 +86,7 @@ from schemas.events import (
     Reporter,
     ReviewCompleted,
     ReviewCompletedEvent,
+    validate_event_fast,
 )
 from schemas.export import export_json_schemas, json_schemas
 from schemas.outputs import (
@@ -189,6 +190,7 @@ __all__ = [
     "CLAIMDESK_SOURCE",
     "DECISIONS_BY_STAGE",
     "INPUT_EVENTS",
+    "validate_event_fast",
     "MONEY_MAX",
     "MONEY_PATTERN",
     "OUTPUT_EVENTS",

@@ -180,7 +180,9 @@ class DispatchRequested(EventData):
 
 # ---------------------------------------------------------------- review.completed
 
-_REASON_REQUIRED = (Decision.REJECTED, Decision.DISMISSED, Decision.UNABLE, Decision.EXTENDED)
+_REASON_REQUIRED = frozenset(
+    {Decision.REJECTED, Decision.DISMISSED, Decision.UNABLE, Decision.EXTENDED}
+)
 # Members read once: on Python 3.11 each ``Stage.X`` lookup goes through the enum's
 # descriptor (~0.15 µs), several times per review event in the rules below.
 _COMPLAINT, _SURVEY = Stage.COMPLAINT, Stage.SURVEY
@@ -214,25 +216,26 @@ class ReviewCompleted(EventData):
     @model_validator(mode="after")
     def _conditional_rules(self) -> ReviewCompleted:
         problems: list[tuple[str, str]] = []
-        allowed = DECISIONS_BY_STAGE[self.stage]
-        if self.decision not in allowed:
+        stage, decision = self.stage, self.decision  # read once: this runs for every review
+        allowed = DECISIONS_BY_STAGE[stage]
+        if decision not in allowed:
             names = ", ".join(allowed)
-            problems.append(("decision", f"must be one of {names} when stage is {self.stage}"))
-        if self.stage is _COMPLAINT:
+            problems.append(("decision", f"must be one of {names} when stage is {stage}"))
+        if stage is _COMPLAINT:
             if self.complaint_id is None:
                 problems.append(("complaint_id", "required when stage is complaint"))
         elif self.case_id is None:
             problems.append(("case_id", "required unless stage is complaint"))
-        if self.stage is _SURVEY and self.dispatch_id is None:
+        if stage is _SURVEY and self.dispatch_id is None:
             problems.append(("dispatch_id", "required when stage is survey"))
-        if self.decision is _APPROVED and self.amount is None:
+        if decision is _APPROVED and self.amount is None:
             problems.append(("amount", "required when decision is approved"))
-        if self.decision is _DOCUMENTS_REQUESTED and not self.missing_documents:
+        if decision is _DOCUMENTS_REQUESTED and not self.missing_documents:
             problems.append(
                 ("missing_documents", "required and non-empty when decision is documents_requested")
             )
-        if self.decision in _REASON_REQUIRED and not (self.reason and self.reason.strip()):
-            problems.append(("reason", f"required when decision is {self.decision}"))
+        if decision in _REASON_REQUIRED and not (self.reason and self.reason.strip()):
+            problems.append(("reason", f"required when decision is {decision}"))
         if problems:
             raise _conditional_error(type(self).__name__, problems)
         return self

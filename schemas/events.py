@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
+from jiter import from_json
 from pydantic import Field
 
 from schemas.common import ContractModel, Timestamp
@@ -31,6 +32,7 @@ from schemas.data_v2 import CallbackCompleted, CaseWithdrawn, CatastropheDeclare
 
 __all__ = [
     "INPUT_EVENTS",
+    "validate_event_fast",
     "CallbackCompletedEvent",
     "CaseWithdrawnEvent",
     "CatastropheDeclaredEvent",
@@ -158,3 +160,18 @@ INPUT_EVENTS: dict[str, type[Envelope]] = {
     "callback-completed": CallbackCompletedEvent,
     "catastrophe-declared": CatastropheDeclaredEvent,
 }
+
+_VALIDATE = {base: model.__pydantic_validator__.validate_python for base, model in INPUT_EVENTS.items()}
+
+
+def validate_event_fast(base: str, raw: bytes) -> Envelope:
+    """The fast path of ``INPUT_EVENTS[base].model_validate_json(raw)`` in one Python frame,
+    for the input decoder's per-record loop (two frames and the keyword plumbing of the
+    classmethod cost ~0.7 µs an event, a tenth of the whole decode).
+
+    Raises anything on whatever the fast path refuses; then only
+    ``INPUT_EVENTS[base].validate_json_reference(raw)`` decides (it may still accept, e.g.
+    nesting deeper than jiter's limit in an ignored field) and gives the errors to report.
+    """
+    # The same call as schemas._json.loads_fast, inlined.
+    return _VALIDATE[base](from_json(raw, float_mode="lossless-float", cache_mode="keys"))  # type: ignore[no-any-return]

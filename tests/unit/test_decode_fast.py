@@ -143,8 +143,9 @@ MONEY_TOKENS = [
     "999999999999.99", "999999999999.995", "1000000000000", "1000000000000.00",
     "0.00000000000000000001", "1.10000000000000000001", "123456789012345678901234567890",
     "NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1" * 4300, "1" * 4301, "-1",
-    '"1894.27"', '"1e3"', '"0.10"', '" 1.00"', '"-0"', '"01.00"', '"NaN"', "true", "null", "[]", "{}",
+    '" 1.00"', '"1.00\\n"', '"\\u0661.00"', "true", "null", "[]", "{}",
 ]
+MONEY_TOKENS += [json.dumps(token) for token in MONEY_TOKENS if token[0] in "-0123456789NI"]
 TIMESTAMP_TEXTS = [
     "2026-12-04T06:00:56+08:00", "2026-12-04T06:00:56Z", "2026-12-04T06:00:56z", "2026-12-04t06:00:56Z",
     "2026-12-04 06:00:56+08:00", "2026-12-04T06:00:56.1+08:00", "2026-12-04T06:00:56.123456789-05:30",
@@ -193,6 +194,20 @@ def _canonical_like(draw: st.DrawFn) -> str:
         char = draw(st.one_of(st.characters(max_codepoint=127), st.sampled_from("\u0662\uff12\u00b2")))
         text = text[:at] + char + text[at + 1:]
     return text
+
+
+@st.composite
+def _money_like(draw: st.DrawFn) -> str:
+    """Digits with a dot somewhere (often 2 from the end), leading zeros, 0-16 characters,
+    sometimes one character replaced by a look-alike (Unicode digit, space, newline, sign)."""
+    whole = draw(st.from_regex(r"\A0{0,2}[0-9]{0,14}\Z"))
+    frac = draw(st.sampled_from(["", ".", ".1", ".10", ".00", ".99", ".123", ".1.2"]))
+    text = whole + frac
+    if text and draw(st.booleans()):
+        at = draw(st.integers(0, len(text) - 1))
+        char = draw(st.sampled_from(["\u0663", "\uff11", "\u00b2", " ", "\n", "-", "+", "e", "_", "."]))
+        text = text[:at] + char + text[at + 1:]
+    return text + draw(st.sampled_from(["", "", "\n", " "]))
 
 
 def _token() -> st.SearchStrategy[str]:
@@ -259,7 +274,8 @@ def test_money_texts(data: st.DataObject | None) -> None:
         return
     topic, doc = data.draw(st.sampled_from(seeds))
     path = data.draw(st.sampled_from(_money_paths(doc)))
-    tokens = st.one_of(st.sampled_from(MONEY_TOKENS), _json_number(), _json_number().map(json.dumps))
+    tokens = st.one_of(st.sampled_from(MONEY_TOKENS), _json_number(), _json_number().map(json.dumps),
+                       _money_like().map(json.dumps))
     token = data.draw(tokens)
     assert_same(topic, _with_raw(doc, path, token))
 
@@ -292,9 +308,14 @@ def test_timestamp_parser_alone(value: Any) -> None:
     assert run(_parse_timestamp) == run(ref_common._parse_timestamp)
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.one_of(_json_number(), st.text(max_size=20), st.decimals(), st.integers(), st.floats(),
-                 st.booleans()))
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(_money_like(), _json_number(), st.text(max_size=20), st.decimals(), st.integers(),
+                 st.floats(), st.booleans()))
+@example("1000000000000.00")
+@example("999999999999.99")
+@example("00.00")
+@example("0.00")
+@example("1.00\n")
 def test_money_parser_alone(value: Any) -> None:
     def run(parse: Any, arg: Any) -> tuple[str, str]:
         try:
