@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import hashlib
 import os
 import pstats
@@ -107,6 +108,21 @@ async def _apply(dsn: str, rounds: list[list[tuple[str, list[Incoming]]]],
     return cpu
 
 
+def _gc_meter() -> list[float]:
+    """[CPU seconds in the collector, full collections], updated as the GC runs."""
+    acc = [0.0, 0.0, 0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            acc[2] = time.process_time()
+        else:
+            acc[0] += time.process_time() - acc[2]
+            acc[1] += info["generation"] == 2
+
+    gc.callbacks.append(on_gc)
+    return acc
+
+
 def _dump(dsn: str, path: Path) -> str:
     lines = []
     with psycopg.connect(dsn) as conn:
@@ -137,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--round", type=int, default=2000)
     p.add_argument("--dup", type=float, default=0.0)
     p.add_argument("--dump", default=None)
+    p.add_argument("--freeze", action="store_true", help="gc.freeze() the decoded workload")
     p.add_argument("--profile", default=None, help="write cProfile stats here")
     args = p.parse_args(argv)
     base = os.environ["DATABASE_URL"]
@@ -151,9 +168,13 @@ def main(argv: list[str] | None = None) -> int:
         ctx = HandlerContext(names=TopicNames(), policy=PolicyBook(), clock=lambda: NOW)
         asyncio.run(_load_roster(dsn, roster, ctx))
         rounds = _rounds(events, args.round)
+        if args.freeze:  # the workload's own objects out of the GC's way (a worker holds
+            gc.freeze()  # one round, not all of them)
         prof = cProfile.Profile() if args.profile else None
+        gc_cpu = _gc_meter()
         cpu = asyncio.run(_apply(dsn, rounds, ctx, prof))
-        print(f"{len(events)} events: {cpu:.2f} s CPU, {cpu / len(events) * 1e6:.0f} µs/event")
+        print(f"{len(events)} events: {cpu:.2f} s CPU, {cpu / len(events) * 1e6:.0f} µs/event"
+              f" (GC {gc_cpu[0]:.2f} s in {gc_cpu[1]:.0f} gen-2 collections)")
         if prof and args.profile:
             prof.dump_stats(args.profile)
             pstats.Stats(args.profile).sort_stats("cumulative").print_stats(45)
