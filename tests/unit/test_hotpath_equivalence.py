@@ -4,7 +4,8 @@ implementation, kept here as the reference.
 Seen failing on deliberately broken builds: ``_uuid5`` with the variant mask ``0x3F``
 changed to ``0x7F``; ``warn_offset`` ignoring its fraction (fixed 0.8); ``window_for`` with
 ``second_review`` mapped to ``initial_review``; ``ReviewFacts.payload`` without the
-``amount`` conversion.
+``amount`` conversion; ``_pool`` with ``<=`` for ``<`` capacity; ``_ratio`` with its
+arguments swapped.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from schemas.ids import _uuid5
 from workers.handlers.callbacks import AttemptFacts
 from workers.handlers.review_apply import ReviewFacts
 from workers.rules.policy import SlaPolicy
+from workers.rules.routing import _NEVER, Adjuster, DispatchRequest, _pool, is_available, rank_key
 from workers.rules.sla import Clock, warn_offset, window_for
 
 # ------------------------------------------------------------------ references
@@ -144,3 +146,42 @@ def test_attempt_payload_equals_asdict(at: datetime, satisfaction: int | None, p
     f = AttemptFacts("CB-1", 2, "reached", satisfaction, praise, not praise, agent, at, "src",
                      "e-1", "h" * 32)
     assert f.payload() == reference_attempt_payload(f)
+
+
+def reference_rank_key(adjuster: Adjuster) -> tuple[Fraction, int, datetime, str]:
+    ratio = Fraction(adjuster.load, adjuster.capacity) if adjuster.capacity > 0 else Fraction(1)
+    last = adjuster.last_assigned_at
+    return (ratio, 0 if last is None else 1, last or _NEVER, adjuster.adjuster_id)
+
+
+def reference_pool(req: DispatchRequest, roster: list[Adjuster]) -> tuple[list[Adjuster], bool]:
+    available = [a for a in roster if is_available(a, req.skill)]
+    in_city = [a for a in available if req.city in a.cities]
+    if in_city:
+        return in_city, False
+    return [a for a in available if a.province == req.province], True
+
+
+adjusters = st.builds(
+    Adjuster, adjuster_id=st.sampled_from(["A", "B", "C", "D"]),
+    province=st.sampled_from(["P1", "P2"]),
+    cities=st.frozensets(st.sampled_from(["c1", "c2", "c3"]), max_size=3),
+    skills=st.frozensets(st.sampled_from(["auto", "property"]), max_size=2),
+    capacity=st.integers(-1, 6), active=st.booleans(), load=st.integers(0, 7),
+    last_assigned_at=st.none() | st.sampled_from([datetime(2026, 1, 1, tzinfo=UTC),
+                                                  datetime(2026, 1, 2, tzinfo=UTC)]))
+requests = st.builds(DispatchRequest, dispatch_id=st.just("D"),
+                     skill=st.sampled_from(["auto", "property"]),
+                     province=st.sampled_from(["P1", "P2"]), city=st.sampled_from(["c1", "c2"]),
+                     urgency=st.just("urgent"),
+                     requested_at=st.just(datetime(2026, 1, 3, tzinfo=UTC)))
+
+
+@settings(max_examples=500)
+@given(requests, st.lists(adjusters, max_size=8))
+def test_routing_pool_and_rank_equal_the_former_rule(req: DispatchRequest,
+                                                     roster: list[Adjuster]) -> None:
+    assert _pool(req, roster) == reference_pool(req, roster)
+    for a in roster:
+        assert rank_key(a) == reference_rank_key(a)
+    assert sorted(roster, key=rank_key) == sorted(roster, key=reference_rank_key)

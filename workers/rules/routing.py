@@ -15,6 +15,7 @@ city, skill, load and timing only), e.g.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -92,9 +93,19 @@ def route_dispatch(req: DispatchRequest, adjusters: Iterable[Adjuster]) -> Route
 
 def rank_key(adjuster: Adjuster) -> tuple[Fraction, int, datetime, str]:
     """Sort key among eligible adjusters: load ratio, last assignment, id."""
-    ratio = Fraction(adjuster.load, adjuster.capacity) if adjuster.capacity > 0 else Fraction(1)
+    ratio = _ratio(adjuster.load, adjuster.capacity) if adjuster.capacity > 0 else _ONE
     last = adjuster.last_assigned_at
     return (ratio, 0 if last is None else 1, last or _NEVER, adjuster.adjuster_id)
+
+
+_ONE = Fraction(1)
+
+
+@functools.lru_cache(maxsize=4096)
+def _ratio(load: int, capacity: int) -> Fraction:
+    """``Fraction(load, capacity)``, memoised: a roster has a few (load, capacity) pairs and
+    every routing ranks the whole pool (Fractions are immutable, so sharing one is safe)."""
+    return Fraction(load, capacity)
 
 
 def queue_order_key(
@@ -135,7 +146,8 @@ def is_available(adjuster: Adjuster, skill: str) -> bool:
 
 def _pool(req: DispatchRequest, roster: list[Adjuster]) -> tuple[list[Adjuster], bool]:
     """The eligible adjusters and whether the province fallback was used."""
-    available = [a for a in roster if is_available(a, req.skill)]
+    skill = req.skill  # is_available inlined: this scans the whole roster per dispatch
+    available = [a for a in roster if a.active and skill in a.skills and a.load < a.capacity]
     in_city = [a for a in available if req.city in a.cities]
     if in_city:
         return in_city, False
