@@ -59,8 +59,11 @@ def main(argv: list[str] | None = None) -> int:
                     time.sleep(0.2)
                 cpu, wall = cpu_seconds(w.pid) - cpu0, time.monotonic() - wall0
                 n = done - first
+                hwm = [line.split()[1] for line in Path(f"/proc/{w.pid}/status").read_text()
+                       .splitlines() if line.startswith("VmHWM:")]
                 print(f"{n} events after the first batch: worker CPU {cpu:.1f} s"
-                      f" ({cpu / n * 1e6:.0f} µs/event), wall {wall:.1f} s ({n / wall:,.0f}/s)"
+                      f" ({cpu / n * 1e6:.0f} µs/event), wall {wall:.1f} s ({n / wall:,.0f}/s),"
+                      f" peak RSS {int(hwm[0]) // 1024 if hwm else 0} MB"
                       f" [{os.getcwd()}]")
             finally:
                 w.stop()
