@@ -78,6 +78,8 @@ def _instrument(pids: dict[int, int]) -> None:
         where = _caller()
         if where.startswith(("insert_rows", "update_rows")):  # one line per table
             where = f"{where.split(' ')[0]} {str(query).split()[2]}"
+        elif where.startswith("apply_clock_ops"):  # one line per statement shape
+            where = f"apply_clock_ops {str(query)[:24]}…{str(query)[-30:]}"
         s0, w0 = _sched_ns(pid), time.perf_counter()
         _last_dump[0] = 0.0
         out = await orig_cur(self, query, params, **kw)
