@@ -26,6 +26,8 @@ from topics import CUSTOMER_NOTICES, TopicNames
 log = logging.getLogger(__name__)
 
 RELAY_LOCK = 0x6F7574  # advisory lock key: one publishing relay per database at a time
+PASS_ROWS = 1000  # rows per relay pass
+BACKLOG_PASS_ROWS = 4000  # rows per pass while a backlog lasts (~2.5 MB produce request)
 CONTENT_TYPE = ("content-type", b"application/cloudevents+json")
 _HEADERS = (CONTENT_TYPE,)
 
@@ -156,11 +158,19 @@ async def run_relay(
     idle_s: float = 0.05,
     vault: VaultReader | None = None,
 ) -> None:
-    """Relay until ``stop`` is set; failures never end the loop (``infra.retry``)."""
+    """Relay until ``stop`` is set; failures never end the loop (``infra.retry``).
+
+    A pass that filled its limit means a backlog: the next pass takes
+    :data:`BACKLOG_PASS_ROWS` at once (a pass costs ~2 ms of CPU besides its rows:
+    statements, vault read, one produce request), until a pass comes back short.
+    """
+    limit = PASS_ROWS
 
     async def step() -> float:
+        nonlocal limit
         kinds: dict[str, int] = {}
-        counts = await relay_once(pool, publisher, names, vault=vault, notice_kinds=kinds)
+        counts = await relay_once(pool, publisher, names, limit=limit, vault=vault,
+                                  notice_kinds=kinds)
         for topic, n in counts.items():
             metrics.outbox_published_total.labels(topic=topic).inc(n)
         for kind, n in kinds.items():
@@ -168,6 +178,8 @@ async def run_relay(
         if counts:  # counts per topic only, never the records
             log.debug("outbox relay: published %s",
                       ", ".join(f"{n} to {t}" for t, n in sorted(counts.items())))
-        return 0.0 if sum(counts.values()) >= 1000 else idle_s
+        full = sum(counts.values()) >= limit
+        limit = BACKLOG_PASS_ROWS if full else PASS_ROWS
+        return 0.0 if full else idle_s
 
     await run_loop(step, component="outbox_relay", metrics=metrics, stop=stop)

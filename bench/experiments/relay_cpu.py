@@ -86,7 +86,8 @@ class SendEach(AsyncPublisher):
 
 
 async def measure_relay(pool: AsyncConnectionPool, bootstrap: str, names: TopicNames,
-                        repeat: int, legacy: bool = False) -> list[tuple[int, float, float]]:
+                        repeat: int, legacy: bool = False, limit: int = 1000
+                        ) -> list[tuple[int, float, float]]:
     """(rows, CPU seconds, wall seconds) per full drain of the outbox."""
     publisher = (SendEach if legacy else AsyncPublisher)(bootstrap)
     await publisher.start()
@@ -99,7 +100,8 @@ async def measure_relay(pool: AsyncConnectionPool, bootstrap: str, names: TopicN
             rows = 0
             c0, w0 = time.process_time(), time.perf_counter()
             while True:
-                counts = await relay_once(pool, publisher, names, vault=vault, notice_kinds={})
+                counts = await relay_once(pool, publisher, names, limit=limit, vault=vault,
+                                          notice_kinds={})
                 rows += sum(counts.values())
                 # the lock is per database: another schema's relay may hold it for a moment
                 if not counts and (await outbox_backlog(pool))[0] == 0:
@@ -167,7 +169,7 @@ async def main(args: argparse.Namespace) -> None:
         for legacy in (True, False) if args.ab else (False,):
             label = "relay (send each)" if legacy else "relay"
             for rows, cpu, wall in await measure_relay(pool, bootstrap, names, args.repeat,
-                                                       legacy):
+                                                       legacy, args.limit):
                 print(f"{label}: {rows} rows, {cpu:.3f} s CPU ="
                       f" {cpu / max(rows, 1) * 1e6:.1f} µs/row, wall {wall:.2f} s")
     finally:
@@ -188,6 +190,7 @@ if __name__ == "__main__":
     parser.add_argument("--idle", type=int, default=20)
     parser.add_argument("--sweep-days", type=int, default=40)
     parser.add_argument("--ab", action="store_true", help="also the one-send-per-record publish")
+    parser.add_argument("--limit", type=int, default=1000, help="rows per relay pass")
     parser.add_argument("--keep", action="store_true", help="keep the scratch schema")
     parser.add_argument("--schema", help="reuse a kept schema (no fill)")
     asyncio.run(main(parser.parse_args()))
