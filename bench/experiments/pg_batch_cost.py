@@ -40,7 +40,8 @@ from workers.context import HandlerContext
 from workers.records import Incoming, Record
 from workers.rules.policy import PolicyBook
 
-STATS: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0.0])  # n, wall, server, dump
+#: per caller: statements, wall s, server s, dump s, rows (length of the first array parameter)
+STATS: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0.0, 0])
 CAPTURED: list[tuple[str, Any]] = []
 
 
@@ -88,6 +89,8 @@ def _instrument(pids: dict[int, int]) -> None:
         st[1] += time.perf_counter() - w0
         st[2] += (_sched_ns(pid) - s0) / 1e9
         st[3] += _last_dump[0]
+        first = params[0] if isinstance(params, (list, tuple)) and params else None
+        st[4] += len(first) if isinstance(first, list) else 0
         if CAPTURE and params:
             CAPTURED.append((query if isinstance(query, str) else str(query), params))
         return out
@@ -97,6 +100,7 @@ def _instrument(pids: dict[int, int]) -> None:
 
 
 CAPTURE = False
+PLAIN = False  # no per-statement instrumentation (for profiling the replay itself)
 
 
 def _incoming(topic: str, events: list[Any]) -> list[Incoming]:
@@ -141,7 +145,8 @@ async def _replay(dsn: str, n: int, round_size: int, explain_ms: int = 0) -> dic
             await conn.execute("SET auto_explain.log_analyze = on")
         await conn.commit()
         STATS.clear()
-        _instrument(pids)
+        if not PLAIN:
+            _instrument(pids)
         s0, c0, w0 = _sched_ns(pid), time.process_time(), time.perf_counter()
         batches = 0
         commit_server = 0.0
@@ -209,19 +214,21 @@ async def _rows_bench(dsn: str, repeat: int = 3) -> dict[str, list[float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global CAPTURE  # noqa: PLW0603
+    global CAPTURE, PLAIN  # noqa: PLW0603
     p = argparse.ArgumentParser()
     p.add_argument("--events", type=int, default=20000)
     p.add_argument("--round", type=int, default=4000)
     p.add_argument("--json", default=None)
     p.add_argument("--explain-ms", type=int, default=0,
                    help="log plans of statements slower than this (auto_explain, server log)")
+    p.add_argument("--plain", action="store_true", help="no per-statement instrumentation")
     p.add_argument("--no-copy", action="store_true", help="insert_rows never uses COPY")
     p.add_argument("--rows-bench", action="store_true",
                    help="also insert every captured append-only row batch again: unnest vs COPY")
     p.add_argument("--keep", action="store_true", help="keep the schema (printed)")
     args = p.parse_args(argv)
     CAPTURE = args.rows_bench
+    PLAIN = args.plain
     base = os.environ["DATABASE_URL"]
     schema = f"pgcost_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(base, autocommit=True) as c:
@@ -261,10 +268,12 @@ def main(argv: list[str] | None = None) -> int:
           f" µs/event, dump {STATS['_dump_total'][3] / ev * 1e6:.1f} µs/event,"
           f" {sum(v[0] for k, v in STATS.items() if k != '_dump_total') / res['batches']:.1f}"
           " statements/batch")
-    print(f"{'caller':60} {'stmts':>6} {'wall ms':>8} {'server ms':>9} {'dump ms':>8}")
-    for k, (n, w, s, d) in sorted(STATS.items(), key=lambda kv: -kv[1][2]):
+    print(f"{'caller':60} {'stmts':>6} {'wall ms':>8} {'server ms':>9} {'dump ms':>8}"
+          f" {'rows':>7} {'dump µs/row':>11}")
+    for k, (n, w, s, d, r) in sorted(STATS.items(), key=lambda kv: -kv[1][2]):
         if k != "_dump_total":
-            print(f"{k:60} {n:6d} {w * 1e3:8.1f} {s * 1e3:9.1f} {d * 1e3:8.1f}")
+            per = f"{d / r * 1e6:11.2f}" if r else ""
+            print(f"{k:60} {n:6d} {w * 1e3:8.1f} {s * 1e3:9.1f} {d * 1e3:8.1f} {r:7d} {per}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"result": res, "stats": STATS}, f)

@@ -9,7 +9,16 @@ from typing import ClassVar
 
 import pytest
 
-from workers.store.rows import Row, col, columns_of, insert_sql, params, select_list, update_sql
+from workers.store.rows import (
+    Row,
+    col,
+    columns_of,
+    copy_sql,
+    insert_sql,
+    params,
+    select_list,
+    update_sql,
+)
 
 
 @dataclass(frozen=True)
@@ -61,3 +70,31 @@ def test_a_field_without_a_postgres_type_is_refused() -> None:
 
     with pytest.raises(TypeError, match="col"):
         columns_of(Bad)
+
+
+@dataclass(frozen=True)
+class Appended(Row):
+    __table__: ClassVar[str] = "appended"
+    __conflict__: ClassVar[str] = ""
+    __copy__: ClassVar[bool] = True
+    name: str
+    at: datetime | None
+
+
+def test_copy_is_derived_for_append_only_plain_kinds() -> None:
+    sql, types, getter = copy_sql(Appended)
+    assert sql == "COPY appended (name, at) FROM STDIN (FORMAT BINARY)"
+    assert types == ["text", "timestamptz"]
+    assert getter(Appended("a", None)) == ("a", None)
+
+
+def test_copy_is_refused_with_a_conflict_clause_json_or_integers() -> None:
+    @dataclass(frozen=True)
+    class Counted(Row):  # binary COPY would wrap an out-of-range int silently
+        __table__: ClassVar[str] = "counted"
+        __conflict__: ClassVar[str] = ""
+        n: int = col("int4")
+
+    for cls in (Thing, Counted):
+        with pytest.raises(TypeError, match="COPY needs"):
+            copy_sql(cls)

@@ -93,6 +93,10 @@ _INSERTS: dict[type[Row], str] = {}
 _COPIES: dict[type[Row], tuple[str, list[str], Callable[[Any], tuple[Any, ...]]]] = {}
 #: below this many rows the ``unnest`` statement is cheaper: COPY takes two round trips
 COPY_MIN_ROWS = 32
+#: integer columns never go through binary COPY: psycopg's fixed-width dumper wraps a value
+#: out of range (2**40 as int4 is stored as 0) where the ``unnest`` array, dumped at the
+#: width the values need, makes Postgres refuse it (22003, a data error)
+_NO_COPY = {"int2", "int4", "int8"}
 
 
 def columns_of(cls: type[Row]) -> tuple[Column, ...]:
@@ -177,9 +181,11 @@ def copy_sql(cls: type[Row]) -> tuple[str, list[str], Callable[[Any], tuple[Any,
     cached = _COPIES.get(cls)
     if cached is None:
         cols = columns_of(cls)
-        odd = [c.name for c in cols if c.pg_type in _CAST_IN_SELECT or c.pg_type == _JSON_ARRAY]
+        odd = [c.name for c in cols if c.pg_type in _CAST_IN_SELECT or c.pg_type == _JSON_ARRAY
+               or c.pg_type in _NO_COPY]
         if cls.__conflict__ or odd:
-            raise TypeError(f"{cls.__name__}: COPY needs no conflict clause and plain columns")
+            raise TypeError(f"{cls.__name__}: COPY needs no conflict clause and plain columns"
+                            f" (not {odd})")
         names = [c.name for c in cols]
         get = attrgetter(*names)
         getter = get if len(names) > 1 else (lambda r: (get(r),))
