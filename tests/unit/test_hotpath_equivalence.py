@@ -4,8 +4,8 @@ implementation, kept here as the reference.
 Seen failing on deliberately broken builds: ``_uuid5`` with the variant mask ``0x3F``
 changed to ``0x7F``; ``warn_offset`` ignoring its fraction (fixed 0.8); ``window_for`` with
 ``second_review`` mapped to ``initial_review``; ``ReviewFacts.payload`` without the
-``amount`` conversion; ``_pool`` with ``<=`` for ``<`` capacity; ``_ratio`` with its
-arguments swapped.
+``amount`` conversion; ``ClockOp`` checking starts only (not extends); ``_pool`` with
+``<=`` for ``<`` capacity; ``_ratio`` with its arguments swapped.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from workers.handlers.callbacks import AttemptFacts
 from workers.handlers.review_apply import ReviewFacts
 from workers.rules.policy import SlaPolicy
 from workers.rules.routing import _NEVER, Adjuster, DispatchRequest, _pool, is_available, rank_key
-from workers.rules.sla import Clock, warn_offset, window_for
+from workers.rules.sla import Clock, ClockOp, ClockOpKind, warn_offset, window_for
 
 # ------------------------------------------------------------------ references
 
@@ -185,3 +185,34 @@ def test_routing_pool_and_rank_equal_the_former_rule(req: DispatchRequest,
     for a in roster:
         assert rank_key(a) == reference_rank_key(a)
     assert sorted(roster, key=rank_key) == sorted(roster, key=reference_rank_key)
+
+
+def _reference_clock_op_check(op: Any, window: timedelta, warn: timedelta) -> Any:
+    """The former ``ClockOp.__post_init__``: the op kind it stores, or the error raised."""
+    from workers.rules.sla import ClockOpKind
+
+    try:
+        kind = ClockOpKind(op)
+    except ValueError:
+        return ValueError
+    low = timedelta(0) if kind is ClockOpKind.EXTEND else timedelta(microseconds=1)
+    if kind in (ClockOpKind.START, ClockOpKind.EXTEND) and not (
+            window > timedelta(0) and low <= warn <= window):
+        return ValueError
+    return kind
+
+
+@settings(max_examples=500)
+@given(st.sampled_from(["start", "pause", "resume", "stop", "stop_earliest", "extend", "bad"])
+       .flatmap(lambda v: st.sampled_from([v] + ([ClockOpKind(v)] if v != "bad" else []))),
+       st.timedeltas(min_value=timedelta(-2), max_value=timedelta(2)),
+       st.timedeltas(min_value=timedelta(-2), max_value=timedelta(2)))
+def test_clock_op_checks_equal_the_former_ones(op: Any, window: timedelta,
+                                              warn: timedelta) -> None:
+    expected = _reference_clock_op_check(op, window, warn)
+    if expected is ValueError:
+        with pytest.raises(ValueError):
+            ClockOp(op, "case", "C-1", "dispatch", datetime(2026, 1, 1, tzinfo=UTC), window, warn)
+        return
+    made = ClockOp(op, "case", "C-1", "dispatch", datetime(2026, 1, 1, tzinfo=UTC), window, warn)
+    assert made.op is expected and type(made.op) is ClockOpKind

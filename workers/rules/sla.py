@@ -271,6 +271,10 @@ def final_marks_on_stop(times: ClockTimes, stopped_at: datetime) -> Marks:
     return stop(times, stopped_at).marks
 
 
+_ZERO = timedelta(0)
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
+
 @dataclass(frozen=True)
 class ClockOp:
     """One change to one clock, in the order the batch decided it.
@@ -292,12 +296,15 @@ class ClockOp:
     province: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "op", ClockOpKind(self.op))  # a plain "stop" is accepted
+        op = self.op
+        if type(op) is not ClockOpKind:  # a plain "stop" is accepted (the enum call is
+            op = ClockOpKind(op)  # skipped for members: one clock op per clock change)
+            object.__setattr__(self, "op", op)
+        if op is not ClockOpKind.START and op is not ClockOpKind.EXTEND:
+            return
         # a start without warn would warn at once; an extend without one keeps the share
-        low = timedelta(0) if self.op is ClockOpKind.EXTEND else timedelta(microseconds=1)
-        if self.op in (ClockOpKind.START, ClockOpKind.EXTEND) and not (
-            self.window > timedelta(0) and low <= self.warn <= self.window
-        ):
+        low = _ZERO if op is ClockOpKind.EXTEND else _ONE_MICROSECOND
+        if not (self.window > _ZERO and low <= self.warn <= self.window):
             raise ValueError("an SLA window must be positive and hold its warn offset")
 
     @property
