@@ -145,6 +145,8 @@ class BatchConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped
     async def _apply_and_commit(self, got: Mapping[TopicPartition, list[ConsumerRecord[Any, Any]]]
                                 ) -> None:
         started = time.perf_counter()
+        waited = (time.time() * 1000 - min(msgs[0].timestamp or 0 for msgs in got.values())
+                  if log.isEnabledFor(logging.DEBUG) else 0.0)  # oldest record's age
         per_topic: dict[str, list[Record]] = {}
         for tp, msgs in got.items():
             per_topic.setdefault(tp.topic, []).extend(
@@ -169,9 +171,10 @@ class BatchConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped
         await self._commit(offsets)
         if log.isEnabledFor(logging.DEBUG):  # where a round's time goes (no payloads)
             done = time.perf_counter()
-            log.debug("round: %d records, gap %.1f ms, settled %.1f ms (%s), commit %.1f ms",
-                      sum(map(len, got.values())), (started - self._last_done) * 1000,
-                      (settled - started) * 1000, ", ".join(took), (done - settled) * 1000)
+            log.debug("round: %d records, gap %.1f ms, settled %.1f ms (%s), commit %.1f ms,"
+                      " oldest waited %.0f ms", sum(map(len, got.values())),
+                      (started - self._last_done) * 1000, (settled - started) * 1000,
+                      ", ".join(took), (done - settled) * 1000, waited)
             self._last_done = done
 
     async def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:

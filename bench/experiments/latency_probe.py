@@ -118,11 +118,34 @@ class LockSampler(threading.Thread):
         self.waits: Counter[str] = Counter()
         self.blockers: Counter[str] = Counter()
         self.active: Counter[str] = Counter()
+        self.keys: Counter[str] = Counter()
+        self.provinces: Counter[str] = Counter()
+
+    def _names(self, conn: psycopg.Connection[Any]) -> dict[int, str]:
+        """Advisory key → name of the routing locks (global and per province); the other
+        keys are subjects (case:, complaint:, callback:)."""
+        provinces = [r[0] for r in conn.execute("SELECT DISTINCT province FROM adjusters")]
+        names = ["routing"] + [f"routing:{p}" for p in provinces]
+        rows = conn.execute("SELECT hashtextextended(current_schema() || '/' || x, 7)"
+                            " FROM unnest(%s::text[]) AS x", (names,)).fetchall()
+        return {int(r[0]): n for r, n in zip(rows, names, strict=True)}
 
     def run(self) -> None:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             me = conn.info.backend_pid
+            try:
+                keys = self._names(conn)
+            except psycopg.Error:
+                keys = {}
             while not self.stop_flag.is_set():
+                for key, mode in conn.execute(
+                        "SELECT (classid::bigint << 32) | objid::bigint, mode FROM pg_locks"
+                        " WHERE locktype = 'advisory' AND NOT granted").fetchall():
+                    name = keys.get(int(key), "subject")
+                    self.keys[f"{name.split(':')[0] if name != 'routing' else name}"
+                              f"{':<province>' if ':' in name else ''} {mode}"] += 1
+                    if ":" in name:
+                        self.provinces[name] += 1
                 rows = conn.execute(
                     "SELECT a.pid, a.state, a.wait_event_type, a.wait_event,"
                     " left(regexp_replace(a.query, '\\s+', ' ', 'g'), 70),"
@@ -145,6 +168,8 @@ class LockSampler(threading.Thread):
                 "lock_wait_ms_by_waiter": {k: round(v * ms) for k, v in self.waits.most_common(12)},
                 "waiter <- blocker (ms)": {k: round(v * ms)
                                            for k, v in self.blockers.most_common(12)},
+                "advisory_wait_ms_by_key": {k: round(v * ms) for k, v in self.keys.most_common()},
+                "province_wait_ms": {k: round(v * ms) for k, v in self.provinces.most_common(5)},
                 "active_ms_by_statement": {k: round(v * ms)
                                            for k, v in self.active.most_common(12)}}
 
@@ -156,12 +181,15 @@ def _short(query: str) -> str:
 def round_stats(log_path: Path) -> dict[str, Any]:
     """Summary of the worker's DEBUG ``round:`` lines."""
     pat = re.compile(r"round: (\d+) records, gap ([\d.-]+) ms, settled ([\d.]+) ms \((.*)\),"
-                     r" commit ([\d.]+) ms")
+                     r" commit ([\d.]+) ms(?:, oldest waited ([\d.-]+) ms)?")
     rounds = []
+    waited: list[float] = []
     for line in log_path.read_text(errors="replace").splitlines():
         m = pat.search(line)
         if m:
             rounds.append((int(m[1]), float(m[2]), float(m[3]), m[4], float(m[5])))
+            if m[6]:
+                waited.append(float(m[6]))
     if not rounds:
         return {}
     def pct(xs: list[float], p: float) -> float:
@@ -175,6 +203,8 @@ def round_stats(log_path: Path) -> dict[str, Any]:
             "gap_ms p50/p95/max": [pct([r[1] for r in rounds[1:]], 50),
                                    pct([r[1] for r in rounds[1:]], 95),
                                    max(r[1] for r in rounds[1:])] if len(rounds) > 1 else None,
+            "oldest record waited before its round, ms p50/p95/max":
+                [pct(waited, 50), pct(waited, 95), max(waited)] if waited else None,
             "slowest": [f"{r[0]} rec {r[2]:.0f} ms: {r[3]}" for r in slowest]}
 
 
