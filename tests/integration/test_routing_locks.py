@@ -5,7 +5,9 @@
   capacity (the second one waits, then sees the first one's assignment and queues);
 - a survey batch holds its dispatch's province lock (a survey closes dispatches and
   frees capacity there);
-- a roster load (``ROUTING_LOCK`` exclusive) still excludes routing in every province.
+- a roster load (``ROUTING_LOCK`` exclusive) still excludes routing in every province;
+- a withdrawal routes only in its open dispatches' provinces (it used to take the global
+  lock exclusively: every withdrawal waited for, and held up, all routing everywhere).
 
 Transactions are left open on purpose and the waits are observed in ``pg_locks``; a
 blocked statement gets ``lock_timeout`` as its deadline, never a timing assertion.
@@ -24,7 +26,8 @@ import pytest
 
 from tests.integration import builders
 from tests.integration.inproc import FakeClock, context, incoming
-from topics import DISPATCH_REQUESTED, REVIEW_COMPLETED
+from tests.integration.test_withdrawals import withdrawal
+from topics import CASE_REPORTED, CASE_WITHDRAWN, DISPATCH_REQUESTED, REVIEW_COMPLETED
 from workers.bootstrap import handlers
 from workers.handlers.common import ROUTING_LOCK, lock_subjects
 
@@ -170,3 +173,38 @@ def test_a_roster_load_lock_excludes_routing_in_every_province(dsn: str) -> None
             await roster.close()
 
     asyncio.run(scenario())
+
+
+def test_a_withdrawal_routes_only_in_its_dispatches_province(dsn: str) -> None:
+    _seed(dsn)
+
+    async def scenario() -> None:
+        for topic, event in ((CASE_REPORTED, builders.case("C-W", province=GD)),
+                             (DISPATCH_REQUESTED, builders.dispatch("D-W", "C-W", province=GD))):
+            conn = await _open(dsn, topic, [event])
+            await conn.commit()
+            await conn.close()
+        zj = await _open(dsn, DISPATCH_REQUESTED, [_dispatch("D-2", ZJ)])  # left open
+        try:
+            # the old global exclusive lock waited for zj's shared one: lock_timeout fails it
+            gd = await _open(dsn, CASE_WITHDRAWN, [withdrawal("C-W", at=30)], timeout="5s")
+            app = f"rl-gd-{uuid.uuid4().hex[:8]}"
+            waiting = asyncio.create_task(
+                _open(dsn, DISPATCH_REQUESTED, [_dispatch("D-7", GD)], app=app))
+            try:  # ... but routing in its own province waits for it
+                await _waits_for_a_lock(dsn, app)
+            finally:
+                await gd.commit()
+                await gd.close()
+                conn = await waiting
+                await conn.commit()
+                await conn.close()
+        finally:
+            await zj.commit()
+            await zj.close()
+
+    asyncio.run(scenario())
+    got = _statuses(dsn)
+    # the withdrawal cancelled D-W and freed ADJ-GD, which then took D-7
+    assert got["D-W"][0] == "cancelled" and got["D-7"] == ("assigned", "ADJ-GD")
+    assert got["D-2"] == ("assigned", "ADJ-ZJ")

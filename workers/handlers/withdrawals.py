@@ -21,7 +21,7 @@ from schemas import CaseWithdrawn, DispatchAssigned, dispatch_assigned_event_id
 from topics import CASE_WITHDRAWN, DISPATCH_ASSIGNED
 from workers.context import HandlerContext
 from workers.handlers.callbacks import cancel_case_callbacks
-from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects
+from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_routing, lock_subjects
 from workers.handlers.routing import drain
 from workers.records import Incoming
 from workers.rules.sla import Clock, ClockOp, ClockOpKind
@@ -88,7 +88,8 @@ async def apply_case_withdrawn_batch(
     data = {n: i.data(CaseWithdrawn) for n, i in claimed}
     if not todo:
         return outcomes
-    await lock_subjects(conn, [ROUTING_LOCK] + [f"case:{f.case_id}" for _, f in todo])
+    await lock_subjects(conn, [f"case:{f.case_id}" for _, f in todo], shared=[ROUTING_LOCK])
+    await lock_routing(conn, await _open_dispatch_provinces(conn, {f.case_id for _, f in todo}))
     cur = await conn.execute("SELECT case_id, data_hash FROM withdrawals WHERE case_id = ANY(%b)",
                              (list({f.case_id for _, f in todo}),))
     known: dict[str, str] = {r[0]: r[1] for r in await cur.fetchall()}
@@ -122,7 +123,8 @@ async def apply_case_withdrawn_batch(
 
 async def apply_withdrawal(conn: AsyncConnection[Any], f: WithdrawalFacts, case: CaseRow, ctx: HandlerContext,
                            fx: Effects) -> str:
-    """Apply a withdrawal to a known case (caller holds its lock and ``routing``)."""
+    """Apply a withdrawal to a known case (caller holds its lock and the routing locks of
+    its open dispatches' provinces, or ``routing`` exclusively)."""
     has_payout = await _has_payout(conn, case.case_id)
     d = decide_withdrawal(case.state, has_payout, f.withdrawn_at, case.decided_at)
     if not d.accepted:
@@ -144,6 +146,21 @@ async def apply_withdrawal(conn: AsyncConnection[Any], f: WithdrawalFacts, case:
         await drain(conn, freed, f.withdrawn_at, ctx, fx)
     fx.timeline.append(f.timeline("applied", d.detail))
     return "applied"
+
+
+async def _open_dispatch_provinces(conn: AsyncConnection[Any], case_ids: set[str]) -> set[str]:
+    """Provinces of the cases' open dispatches: the only ones a withdrawal routes in (it
+    cancels them and drains those queues; routing never crosses a province, SPEC §4.2).
+
+    Stable under the case locks the caller holds: a dispatch is requested (its province
+    set) and closed under its case lock, and routing only moves it within its province.
+    The global ``routing`` lock serialised every withdrawal with all routing of every
+    worker: 2.2 of the 2.8 s of lock waits of a 2-worker drain (docs/performance.md).
+    """
+    cur = await conn.execute(
+        "SELECT DISTINCT province FROM dispatches WHERE case_id = ANY(%b)"
+        " AND status IN ('queued', 'assigned')", (list(case_ids),))
+    return {r[0] for r in await cur.fetchall() if r[0] is not None}
 
 
 async def _cancel_dispatches(conn: AsyncConnection[Any], case: CaseRow, at: datetime, ctx: HandlerContext,
