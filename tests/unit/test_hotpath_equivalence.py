@@ -5,7 +5,8 @@ Seen failing on deliberately broken builds: ``_uuid5`` with the variant mask ``0
 changed to ``0x7F``; ``warn_offset`` ignoring its fraction (fixed 0.8); ``window_for`` with
 ``second_review`` mapped to ``initial_review``; ``ReviewFacts.payload`` without the
 ``amount`` conversion; ``ClockOp`` checking starts only (not extends); ``_pool`` with
-``<=`` for ``<`` capacity; ``_ratio`` with its arguments swapped.
+``<=`` for ``<`` capacity; ``_ratio`` with its arguments swapped; ``timeline_row`` dropping
+the case of events that also name a complaint.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.ids import _uuid5
+from tests.conftest import contract_dir
 from workers.handlers.callbacks import AttemptFacts
 from workers.handlers.review_apply import ReviewFacts
 from workers.rules.policy import SlaPolicy
@@ -216,3 +218,36 @@ def test_clock_op_checks_equal_the_former_ones(op: Any, window: timedelta,
         return
     made = ClockOp(op, "case", "C-1", "dispatch", datetime(2026, 1, 1, tzinfo=UTC), window, warn)
     assert made.op is expected and type(made.op) is ClockOpKind
+
+
+def _reference_timeline_row(item: Any, outcome: str, detail: str | None = None) -> Any:
+    from workers.store.tables import TimelineRow
+
+    data = item.event.data
+    return TimelineRow(
+        case_id=getattr(data, "case_id", None),
+        complaint_id=getattr(data, "complaint_id", None),
+        event_type=item.event.type, event_time=data.data_time, source=item.source,
+        event_id=item.event_id, outcome=outcome, detail=detail)
+
+
+def test_timeline_rows_equal_the_former_ones() -> None:
+    from schemas import INPUT_EVENTS
+    from workers.handlers.common import timeline_row
+    from workers.records import Incoming, Record
+    from workers.simulate import CST, generate
+
+    run = generate(300, seed=5, start=datetime(2026, 11, 1, tzinfo=CST),
+                   spread=timedelta(days=1))
+    samples = [(e.topic, e.value) for e in run.events]
+    for path in sorted(contract_dir().glob("*.json")):  # every input type, complaint reviews too
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        topic = next((t for t, m in INPUT_EVENTS.items()
+                      if raw.get("type") in str(m.model_fields["type"].annotation)), None)
+        if topic is not None:
+            samples.append((topic, path.read_bytes()))
+    assert len({t for t, _ in samples}) == len(INPUT_EVENTS)
+    for n, (topic, value) in enumerate(samples):
+        item = Incoming(Record(topic, 0, n, None, value),
+                        INPUT_EVENTS[topic].model_validate_json(value))
+        assert timeline_row(item, "applied", "x") == _reference_timeline_row(item, "applied", "x")

@@ -65,9 +65,13 @@ async def claim_batch(conn: AsyncConnection[Any], topic: str, items: Sequence[In
 def timeline_row(item: Incoming, outcome: str, detail: str | None = None) -> TimelineRow:
     """The timeline row of an input event."""
     data = item.event.data
+    # by the model's fields: getattr(data, name, None) on a model without the field went
+    # through pydantic's __getattr__ and an AttributeError per event
+    fields = type(data).model_fields
     return TimelineRow(
-        case_id=getattr(data, "case_id", None),
-        complaint_id=getattr(data, "complaint_id", None),
+        case_id=data.case_id if "case_id" in fields else None,  # type: ignore[attr-defined]
+        complaint_id=(data.complaint_id  # type: ignore[attr-defined]
+                      if "complaint_id" in fields else None),
         event_type=item.event.type,
         event_time=data.data_time,
         source=item.source,
