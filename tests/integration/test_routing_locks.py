@@ -208,3 +208,30 @@ def test_a_withdrawal_routes_only_in_its_dispatches_province(dsn: str) -> None:
     # the withdrawal cancelled D-W and freed ADJ-GD, which then took D-7
     assert got["D-W"][0] == "cancelled" and got["D-7"] == ("assigned", "ADJ-GD")
     assert got["D-2"] == ("assigned", "ADJ-ZJ")
+
+
+def test_a_parked_withdrawal_applied_with_its_case_routes_only_in_its_province(
+    dsn: str,
+) -> None:
+    _seed(dsn)
+
+    async def scenario() -> None:
+        parked = await _open(dsn, CASE_WITHDRAWN, [withdrawal("C-P", at=30)])  # case unknown
+        await parked.commit()
+        await parked.close()
+        zj = await _open(dsn, DISPATCH_REQUESTED, [_dispatch("D-2", ZJ)])  # left open
+        try:
+            # the case arrives and applies its parked withdrawal: the old code took the
+            # global lock exclusively here, waited for zj and failed at lock_timeout
+            case = await _open(dsn, CASE_REPORTED, [builders.case("C-P", province=GD)],
+                               timeout="5s")
+            await case.commit()
+            await case.close()
+        finally:
+            await zj.commit()
+            await zj.close()
+
+    asyncio.run(scenario())
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT outcome FROM withdrawals WHERE case_id = 'C-P'").fetchone()
+    assert row == ("applied",)

@@ -12,13 +12,20 @@ from workers.context import HandlerContext
 from workers.handlers.callback_requests import send_callbacks
 from workers.handlers.callback_triggers import became_terminal, closing_requests
 from workers.handlers.catastrophes import effective_for, lock_catastrophes
-from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_subjects, timeline_row
+from workers.handlers.common import (
+    ROUTING_LOCK,
+    claim_batch,
+    lock_routing,
+    lock_subjects,
+    timeline_row,
+)
 from workers.handlers.parking import take_parked
 from workers.handlers.review_apply import ReviewFacts, add_clock_ops, apply_case_review
 from workers.handlers.settlements import settle_parked
 from workers.handlers.withdrawals import (
     WithdrawalFacts,
     apply_withdrawal,
+    open_dispatch_provinces,
     save_withdrawals,
     take_parked_withdrawals,
 )
@@ -78,8 +85,10 @@ async def _apply_parked(conn: AsyncConnection[Any], case_ids: set[str], ctx: Han
     order (so a review after a withdrawal is refused as if it had come later)."""
     reviews = await take_parked(conn, "case", case_ids)
     withdrawals = await take_parked_withdrawals(conn, case_ids)
-    if withdrawals:  # cancelling dispatches frees load: routing is serialised
-        await lock_subjects(conn, [ROUTING_LOCK])
+    if withdrawals:  # cancelling dispatches frees load: routing in their provinces
+        await lock_subjects(conn, [], shared=[ROUTING_LOCK])
+        await lock_routing(conn, await open_dispatch_provinces(
+            conn, {str(w.case_id) for w in withdrawals}))
     waiting: list[tuple[Any, str, ReviewFacts | WithdrawalFacts]] = (
         [(r.completed_at, r.event_id, r) for r in reviews]
         + [(w.withdrawn_at, w.event_id, w) for w in withdrawals])

@@ -89,7 +89,7 @@ async def apply_case_withdrawn_batch(
     if not todo:
         return outcomes
     await lock_subjects(conn, [f"case:{f.case_id}" for _, f in todo], shared=[ROUTING_LOCK])
-    await lock_routing(conn, await _open_dispatch_provinces(conn, {f.case_id for _, f in todo}))
+    await lock_routing(conn, await open_dispatch_provinces(conn, {f.case_id for _, f in todo}))
     cur = await conn.execute("SELECT case_id, data_hash FROM withdrawals WHERE case_id = ANY(%b)",
                              (list({f.case_id for _, f in todo}),))
     known: dict[str, str] = {r[0]: r[1] for r in await cur.fetchall()}
@@ -148,7 +148,7 @@ async def apply_withdrawal(conn: AsyncConnection[Any], f: WithdrawalFacts, case:
     return "applied"
 
 
-async def _open_dispatch_provinces(conn: AsyncConnection[Any], case_ids: set[str]) -> set[str]:
+async def open_dispatch_provinces(conn: AsyncConnection[Any], case_ids: set[str]) -> set[str]:
     """Provinces of the cases' open dispatches: the only ones a withdrawal routes in (it
     cancels them and drains those queues; routing never crosses a province, SPEC §4.2).
 
