@@ -43,6 +43,9 @@ from workers.rules.policy import PolicyBook
 #: per caller: statements, wall s, server s, dump s, rows (length of the first array parameter)
 STATS: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0.0, 0])
 CAPTURED: list[tuple[str, Any]] = []
+#: per topic: batches, statements, records (to see a small batch's fixed cost: ``--round``)
+BY_TOPIC: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+_TOPIC = [""]
 
 
 def _sched_ns(pid: int) -> int:
@@ -86,6 +89,7 @@ def _instrument(pids: dict[int, int]) -> None:
         out = await orig_cur(self, query, params, **kw)
         st = STATS[where]
         st[0] += 1
+        BY_TOPIC[_TOPIC[0]][1] += 1
         st[1] += time.perf_counter() - w0
         st[2] += (_sched_ns(pid) - s0) / 1e9
         st[3] += _last_dump[0]
@@ -156,7 +160,11 @@ async def _replay(dsn: str, n: int, round_size: int, explain_ms: int = 0) -> dic
                 by_topic.setdefault(e.topic, []).append(e)
             for topic, evs in by_topic.items():
                 items = _incoming(topic, evs)
+                _TOPIC[0] = topic
                 await hs[topic](conn, items, ctx)
+                _TOPIC[0] = ""
+                BY_TOPIC[topic][0] += 1
+                BY_TOPIC[topic][2] += len(items)
                 c = _sched_ns(pid)
                 await conn.commit()
                 commit_server += (_sched_ns(pid) - c) / 1e9
@@ -217,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     global CAPTURE, PLAIN  # noqa: PLW0603
     p = argparse.ArgumentParser()
     p.add_argument("--events", type=int, default=20000)
-    p.add_argument("--round", type=int, default=4000)
+    p.add_argument("--round", type=int, default=4000,
+                   help="records per round (the batch size; ~120 = a round at 1,000 ev/s)")
     p.add_argument("--json", default=None)
     p.add_argument("--explain-ms", type=int, default=0,
                    help="log plans of statements slower than this (auto_explain, server log)")
@@ -274,6 +283,10 @@ def main(argv: list[str] | None = None) -> int:
         if k != "_dump_total":
             per = f"{d / r * 1e6:11.2f}" if r else ""
             print(f"{k:60} {n:6d} {w * 1e3:8.1f} {s * 1e3:9.1f} {d * 1e3:8.1f} {r:7d} {per}")
+    print(f"{'topic':24} {'batches':>7} {'records/batch':>13} {'statements/batch':>16}")
+    for t, (b, n, r) in BY_TOPIC.items():
+        if b:
+            print(f"{t:24} {b:7d} {r / b:13.1f} {n / b:16.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"result": res, "stats": STATS}, f)

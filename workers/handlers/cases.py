@@ -11,7 +11,7 @@ from schemas import CaseReported
 from workers.context import HandlerContext
 from workers.handlers.callback_requests import send_callbacks
 from workers.handlers.callback_triggers import became_terminal, closing_requests
-from workers.handlers.catastrophes import effective_for, lock_catastrophes
+from workers.handlers.catastrophes import CATASTROPHE_LOCK, effective_for
 from workers.handlers.common import (
     ROUTING_LOCK,
     claim_batch,
@@ -19,15 +19,16 @@ from workers.handlers.common import (
     lock_subjects,
     timeline_row,
 )
-from workers.handlers.parking import take_parked
 from workers.handlers.review_apply import ReviewFacts, add_clock_ops, apply_case_review
 from workers.handlers.settlements import settle_parked
+from workers.handlers.withdrawals import (
+    PARK_SUBJECT as WITHDRAWAL_PARK_SUBJECT,
+)
 from workers.handlers.withdrawals import (
     WithdrawalFacts,
     apply_withdrawal,
     open_dispatch_provinces,
     save_withdrawals,
-    take_parked_withdrawals,
 )
 from workers.records import Incoming
 from workers.rules.case_lifecycle import CaseStatus, apply_case_reported, on_dispatch_requested
@@ -44,10 +45,13 @@ async def apply_case_reported_batch(
 ) -> list[str]:
     """Apply a batch of case.reported events; one outcome per event."""
     outcomes, todo = await claim_batch(conn, "case-reported", items)
-    await lock_subjects(conn, [f"case:{i.data(CaseReported).case_id}" for _, i in todo])
-    await lock_catastrophes(conn)  # a case and a declaration: one order (SPEC §4.5)
+    # then the catastrophe lock, shared: a case and a declaration: one order (SPEC §4.5)
+    await lock_subjects(conn, [f"case:{i.data(CaseReported).case_id}" for _, i in todo],
+                        then_shared=CATASTROPHE_LOCK)
     ids = {i.data(CaseReported).case_id for _, i in todo}
-    known = await _known_hashes(conn, ids)
+    # dispatches are written under the same case locks (held from here): loading their
+    # first requested_at now gives what a query after the insert gave, one statement less
+    known, first_dispatch = await _known_hashes(conn, ids)
     fx = Effects()
     new: list[Incoming] = []
     for n, item in todo:
@@ -65,9 +69,8 @@ async def apply_case_reported_batch(
     await count_reports(conn, [(i.data(CaseReported).incident.province, i.data(CaseReported).incident.city,
                                 i.data(CaseReported).insurer, i.data(CaseReported).reported_at) for i in new],
                         ctx, fx)
-    dispatched = await _first_dispatches(conn, {i.data(CaseReported).case_id for i in new})
     for item in new:
-        _start_case(fx, item, dispatched.get(item.data(CaseReported).case_id), ctx,
+        _start_case(fx, item, first_dispatch.get(item.data(CaseReported).case_id), ctx,
                     codes[item.data(CaseReported).case_id])
     if new:
         fx.release_notices({i.data(CaseReported).case_id for i in new}, ctx.clock())
@@ -83,8 +86,7 @@ async def _apply_parked(conn: AsyncConnection[Any], case_ids: set[str], ctx: Han
                         fx: Effects) -> None:
     """Reviews and withdrawals that waited for these cases, in data-time then event-id
     order (so a review after a withdrawal is refused as if it had come later)."""
-    reviews = await take_parked(conn, "case", case_ids)
-    withdrawals = await take_parked_withdrawals(conn, case_ids)
+    reviews, withdrawals = await _take_parked(conn, case_ids)
     if withdrawals:  # cancelling dispatches frees load: routing in their provinces
         await lock_subjects(conn, [], shared=[ROUTING_LOCK])
         await lock_routing(conn, await open_dispatch_provinces(
@@ -104,6 +106,21 @@ async def _apply_parked(conn: AsyncConnection[Any], case_ids: set[str], ctx: Han
     await save_withdrawals(conn, rows)
 
 
+async def _take_parked(conn: AsyncConnection[Any], case_ids: set[str],
+                       ) -> tuple[list[ReviewFacts], list[WithdrawalFacts]]:
+    """What :func:`take_parked` (``case``) and :func:`take_parked_withdrawals` return, in
+    one statement (both ordered by data time then event id, as each of them orders)."""
+    if not case_ids:
+        return [], []
+    cur = await conn.execute(
+        "SELECT subject_type, payload FROM parked_events WHERE subject_type = ANY(%b)"
+        " AND subject_id = ANY(%b) ORDER BY data_time, event_id",
+        (["case", WITHDRAWAL_PARK_SUBJECT], list(case_ids)))
+    rows = await cur.fetchall()
+    return ([ReviewFacts.from_payload(p) for t, p in rows if t == "case"],
+            [WithdrawalFacts.from_payload(p) for t, p in rows if t == WITHDRAWAL_PARK_SUBJECT])
+
+
 def _duplicate(fx: Effects, item: Incoming, differs: bool) -> None:
     data = item.data(CaseReported)
     fx.timeline.append(timeline_row(item, "duplicate", "case_id already reported"))
@@ -113,22 +130,24 @@ def _duplicate(fx: Effects, item: Incoming, differs: bool) -> None:
               item.source, item.event_id, data.data_time)
 
 
-async def _known_hashes(conn: AsyncConnection[Any], ids: set[str]) -> dict[str, str]:
+async def _known_hashes(conn: AsyncConnection[Any], ids: set[str],
+                        ) -> tuple[dict[str, str], dict[str, Any]]:
+    """case_id → data_hash of the known cases, and case_id → the first requested_at of
+    dispatches that arrived before their case (one statement)."""
     if not ids:
-        return {}
+        return {}, {}
     cur = await conn.execute(
-        "SELECT case_id, data_hash FROM cases WHERE case_id = ANY(%b)", (list(ids),))
-    return {r[0]: r[1] for r in await cur.fetchall()}
-
-
-async def _first_dispatches(conn: AsyncConnection[Any], ids: set[str]) -> dict[str, Any]:
-    """Dispatches that arrived before their case: the first requested_at per case."""
-    if not ids:
-        return {}
-    cur = await conn.execute(
-        "SELECT case_id, min(requested_at) FROM dispatches WHERE case_id = ANY(%b)"
-        " AND requested_at IS NOT NULL GROUP BY case_id", (list(ids),))
-    return {r[0]: r[1] for r in await cur.fetchall()}
+        "SELECT u.id, c.data_hash, (SELECT min(d.requested_at) FROM dispatches d"
+        " WHERE d.case_id = u.id AND d.requested_at IS NOT NULL)"
+        " FROM unnest(%b::text[]) AS u(id) LEFT JOIN cases c ON c.case_id = u.id", (list(ids),))
+    known: dict[str, str] = {}
+    first: dict[str, Any] = {}
+    for case_id, digest, requested_at in await cur.fetchall():
+        if digest is not None:
+            known[case_id] = digest
+        if requested_at is not None:
+            first[case_id] = requested_at
+    return known, first
 
 
 async def _effective_codes(conn: AsyncConnection[Any], new: list[Incoming]) -> dict[str, str | None]:

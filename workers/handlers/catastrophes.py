@@ -44,6 +44,9 @@ from workers.store.catastrophes import KIND, VERSION_COLUMNS, declaration_from_r
 from workers.store.effects import Effects, data_hash, flush, same_data
 
 _LOCK = "catastrophes"
+#: the catastrophe lock's key, for ``lock_subjects(..., then_shared=CATASTROPHE_LOCK)``
+#: (case and review batches take it shared right after their subjects)
+CATASTROPHE_LOCK = _LOCK
 CST = timezone(timedelta(hours=8))
 
 

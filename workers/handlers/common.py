@@ -81,7 +81,8 @@ def timeline_row(item: Incoming, outcome: str, detail: str | None = None) -> Tim
     )
 
 
-async def lock_subjects(conn: AsyncConnection[Any], keys: Iterable[str], shared: Iterable[str] = ()) -> None:
+async def lock_subjects(conn: AsyncConnection[Any], keys: Iterable[str], shared: Iterable[str] = (),
+                        then_shared: str | None = None) -> None:
     """Take transaction-level advisory locks on subjects, in one global order.
 
     Every handler locks its subjects (``case:<id>``, ``complaint:<id>``, ``routing``)
@@ -89,10 +90,23 @@ async def lock_subjects(conn: AsyncConnection[Any], keys: Iterable[str], shared:
     a check-then-park never races the arrival of the case it waits for. ``shared`` keys
     are taken in shared mode (unless also in ``keys``). Keys are scoped by the schema
     (advisory locks are per database), so deployments — and tests — in different schemas
-    of one database never wait for each other's subjects.
+    of one database never wait for each other's subjects. ``then_shared``: a database-wide
+    key (not schema-scoped, e.g. the catastrophe lock) taken shared *after* the subjects,
+    in the same statement — the order a separate statement right after would give, one
+    round trip less per batch.
     """
     modes = dict.fromkeys(shared, True) | dict.fromkeys(keys, False)
-    if modes:
+    if then_shared is not None:
+        # the subquery's ORDER BY runs before the outer target list takes the locks
+        await conn.execute(
+            "SELECT CASE WHEN s THEN pg_advisory_xact_lock_shared(k) ELSE pg_advisory_xact_lock(k)"
+            " END FROM (SELECT k, s FROM (SELECT hashtextextended(current_schema() || '/' || x, 7)"
+            " AS k, bool_and(s) AS s, false AS last FROM unnest(%b::text[], %b::bool[]) AS u(x, s)"
+            " GROUP BY 1 UNION ALL SELECT hashtextextended(%b, 7), true, true) AS v"
+            " ORDER BY last, k) AS t",
+            (list(modes), list(modes.values()), then_shared),
+        )
+    elif modes:
         await conn.execute(
             "SELECT CASE WHEN s THEN pg_advisory_xact_lock_shared(k) ELSE pg_advisory_xact_lock(k)"
             " END FROM (SELECT hashtextextended(current_schema() || '/' || x, 7) AS k,"

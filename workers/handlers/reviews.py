@@ -19,7 +19,7 @@ from workers.handlers.callback_triggers import (
     complaint_requests,
     dispatch_requests,
 )
-from workers.handlers.catastrophes import lock_catastrophes
+from workers.handlers.catastrophes import CATASTROPHE_LOCK
 from workers.handlers.common import ROUTING_LOCK, claim_batch, lock_routing, lock_subjects
 from workers.handlers.complaints import (
     apply_complaint_review,
@@ -67,8 +67,10 @@ async def apply_review_completed_batch(
     complaint_ids = {str(f.complaint_id) for f in facts_all if f.stage == "complaint"}
     surveyed = {f.dispatch_id for f in facts_all if f.stage == "survey" and f.dispatch_id}
     await lock_subjects(conn, _locks(facts_all) + await complaint_case_locks(conn, complaint_ids),
-                        shared=[ROUTING_LOCK] if surveyed else [])
-    await lock_catastrophes(conn)  # an initial decision and a declaration: one order (§4.3)
+                        shared=[ROUTING_LOCK] if surveyed else [],
+                        # then the catastrophe lock, shared: an initial decision and a
+                        # declaration: one order (§4.3)
+                        then_shared=CATASTROPHE_LOCK)
     states = await _locked_dispatch_states(conn, surveyed)  # province locks: taken last
     known = await _known_reviews(conn, {f.review_id for f in facts_all})
     cases = await load_cases(conn, {f.case_id for f in facts_all
