@@ -46,6 +46,7 @@ CAPTURED: list[tuple[str, Any]] = []
 #: per topic: batches, statements, records (to see a small batch's fixed cost: ``--round``)
 BY_TOPIC: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
 _TOPIC = [""]
+TOPIC_CALLERS: dict[tuple[str, str], int] = defaultdict(int)
 
 
 def _sched_ns(pid: int) -> int:
@@ -90,6 +91,7 @@ def _instrument(pids: dict[int, int]) -> None:
         st = STATS[where]
         st[0] += 1
         BY_TOPIC[_TOPIC[0]][1] += 1
+        TOPIC_CALLERS[_TOPIC[0], where] += 1
         st[1] += time.perf_counter() - w0
         st[2] += (_sched_ns(pid) - s0) / 1e9
         st[3] += _last_dump[0]
@@ -99,8 +101,29 @@ def _instrument(pids: dict[int, int]) -> None:
             CAPTURED.append((query if isinstance(query, str) else str(query), params))
         return out
 
+    orig_many = AsyncCursor.executemany
+
+    async def cur_executemany(self: Any, query: Any, params_seq: Any, **kw: Any) -> Any:
+        # a pipeline of one statement per parameter row: counted as that many statements
+        pid = pids.get(id(self.connection))
+        if pid is None:
+            return await orig_many(self, query, params_seq, **kw)
+        rows = list(params_seq)
+        where = f"{_caller()} [executemany]"
+        s0, w0 = _sched_ns(pid), time.perf_counter()
+        out = await orig_many(self, query, rows, **kw)
+        st = STATS[where]
+        st[0] += len(rows)
+        st[1] += time.perf_counter() - w0
+        st[2] += (_sched_ns(pid) - s0) / 1e9
+        st[4] += len(rows)
+        BY_TOPIC[_TOPIC[0]][1] += len(rows)
+        TOPIC_CALLERS[_TOPIC[0], where] += len(rows)
+        return out
+
     PostgresQuery.convert = convert  # type: ignore[method-assign]
     AsyncCursor.execute = cur_execute  # type: ignore[method-assign]
+    AsyncCursor.executemany = cur_executemany  # type: ignore[method-assign]
 
 
 CAPTURE = False
@@ -234,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-copy", action="store_true", help="insert_rows never uses COPY")
     p.add_argument("--rows-bench", action="store_true",
                    help="also insert every captured append-only row batch again: unnest vs COPY")
+    p.add_argument("--by-topic", action="store_true",
+                   help="statements per batch of each topic by calling function")
     p.add_argument("--keep", action="store_true", help="keep the schema (printed)")
     args = p.parse_args(argv)
     CAPTURE = args.rows_bench
@@ -287,6 +312,10 @@ def main(argv: list[str] | None = None) -> int:
     for t, (b, n, r) in BY_TOPIC.items():
         if b:
             print(f"{t:24} {b:7d} {r / b:13.1f} {n / b:16.2f}")
+    if args.by_topic:  # statements per batch of each topic, by calling function
+        for (t, where), n in sorted(TOPIC_CALLERS.items()):
+            if BY_TOPIC[t][0]:
+                print(f"  {t:20} {where:60} {n / BY_TOPIC[t][0]:6.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"result": res, "stats": STATS}, f)
