@@ -126,3 +126,50 @@ def _review(n: int) -> dict[str, Any]:
 
 def _withdrawal(n: int) -> dict[str, Any]:
     return {"n": n}
+
+
+async def _ensure_states_before(conn: Any, first: dict[tuple[str, str], datetime],
+                                policy: Any) -> None:
+    """The former ``surge._ensure_states`` (reference): one INSERT per scope, pipelined."""
+    rows = sorted((t, k, w - policy.surge.window, w) for (t, k), w in first.items())
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO surge_state (scope_type, scope_key, last_closed_window, first_window)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING", rows)
+    await conn.execute(
+        "UPDATE surge_state s SET first_window = u.w FROM unnest(%b::text[], %b::text[],"
+        " %b::timestamptz[]) AS u(t, k, w) WHERE s.scope_type = u.t AND s.scope_key = u.k"
+        " AND (s.first_window IS NULL OR s.first_window > u.w)",
+        ([r[0] for r in rows], [r[1] for r in rows], [r[3] for r in rows]))
+
+
+def test_surge_states_one_insert_equals_the_pipeline(dsn: str) -> None:
+    from workers.rules.policy import PolicyBook  # noqa: PLC0415
+    from workers.store import surge  # noqa: PLC0415
+
+    policy = PolicyBook().default
+    rng = random.Random(7)
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    keys = [(t, f"k{n}") for t in ("city", "insurer") for n in range(12)]
+
+    async def go() -> None:
+        async with await psycopg.AsyncConnection.connect(dsn) as conn:
+            for _ in range(15):
+                batches = [{k: t0 + timedelta(hours=rng.randrange(48))
+                            for k in rng.sample(keys, rng.randrange(1, 10))} for _ in range(4)]
+                seen = []
+                for fn in (_ensure_states_before, surge._ensure_states):  # noqa: SLF001
+                    await conn.execute("DELETE FROM surge_state")
+                    await conn.execute(  # some scopes known already, first_window NULL or set
+                        "INSERT INTO surge_state (scope_type, scope_key, first_window)"
+                        " VALUES ('city', 'k1', NULL), ('insurer', 'k2', %s)", (t0,))
+                    for first in batches:
+                        await fn(conn, first, policy)
+                    cur = await conn.execute(
+                        "SELECT scope_type, scope_key, last_closed_window, first_window,"
+                        " baseline, level, calm_windows FROM surge_state ORDER BY 1, 2")
+                    seen.append(await cur.fetchall())
+                    await conn.rollback()
+                assert seen[0] == seen[1]
+
+    asyncio.run(go())
