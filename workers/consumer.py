@@ -157,7 +157,7 @@ class BatchConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped
         # concurrently: the batches of one round lock the same subjects (case:<id>,
         # routing), so concurrent transactions only waited for each other while the event
         # loop, shared by all of them, stretched every lock holder's transaction — 3 ×
-        # the latency at 1,000 ev/s (docs/performance.md, "Latency").
+        # the latency at 1,000 ev/s (docs/performance.md, "Rounds, locks and latency").
         for topic in sorted(per_topic, key=rank.__getitem__):  # unknown topic: KeyError
             at = time.perf_counter()
             await self.processors[topic].process(per_topic[topic])

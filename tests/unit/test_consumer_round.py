@@ -1,6 +1,6 @@
 """A round of the batch consumer applies its topics one after the other, then commits.
 
-Guard of the latency fix (docs/performance.md, "Latency"): the topics' batches of a round
+Guard of the latency fix (docs/performance.md, "Rounds, locks and latency"): the topics' batches of a round
 used to run concurrently and waited for each other's subject locks; now each topic's batch
 runs alone, in the order of the processor registry, and the round's offsets are committed
 only after the last batch settled. Fails if the batches overlap (``asyncio.gather``), run
