@@ -16,17 +16,22 @@ from workers.records import DeadLetter, Incoming, Record
 MAX_VALUE_BYTES = 1024 * 1024
 
 
-def decode_record(base: str, record: Record) -> Incoming | DeadLetter:
-    """Validate ``record`` against the envelope of topic ``base`` (unprefixed name)."""
+def decode_record(base: str, record: Record, *, fast: bool = True) -> Incoming | DeadLetter:
+    """Validate ``record`` against the envelope of topic ``base`` (unprefixed name).
+
+    ``fast=False`` takes the reference path only: the behaviour the fast path must equal
+    (tests/unit/test_decode_fast.py compares the two).
+    """
     value = record.value
     if value is None or not value:
         return DeadLetter(record, "invalid_json", "empty message value")
     if len(value) > MAX_VALUE_BYTES:
         return DeadLetter(record, "too_large", f"value is {len(value)} bytes, limit {MAX_VALUE_BYTES}")
-    try:
-        return Incoming(record, validate_event_fast(base, value))
-    except Exception:  # refused by the fast path, whatever the cause: the reference decides
-        pass
+    if fast:
+        try:
+            return Incoming(record, validate_event_fast(base, value))
+        except Exception:  # refused by the fast path, whatever the cause: the reference decides
+            pass
     try:
         event = INPUT_EVENTS[base].validate_json_reference(value)
     except (ValidationError, RecursionError) as exc:
