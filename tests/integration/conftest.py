@@ -76,6 +76,12 @@ def dsn_with_schema(dsn: str, schema: str) -> str:
 @pytest.fixture
 def dsn(base_dsn: str) -> Iterator[str]:
     """A fresh, migrated schema for this test."""
+    yield from fresh_schema(base_dsn)
+
+
+def fresh_schema(base_dsn: str) -> Iterator[str]:
+    """Create and migrate a new schema, yield its DSN, drop it (the body of ``dsn``; other
+    fixtures that need a second schema use it too)."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(base_dsn, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')

@@ -17,8 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from infra.db import migrate
-from tests.integration.conftest import dsn_with_schema
+from tests.integration.conftest import fresh_schema
 from workers.handlers.dispatches import DispatchInsert
 from workers.store import rows as rows_mod
 from workers.store.rows import Row, columns_of, copy_rows, insert_rows
@@ -62,16 +61,7 @@ _KINDS: dict[type[Row], tuple[Callable[[random.Random, int], Row], str]] = {
 
 @pytest.fixture
 def second_dsn(base_dsn: str) -> Iterator[str]:
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    url = dsn_with_schema(base_dsn, schema)
-    migrate(url)
-    try:
-        yield url
-    finally:
-        with psycopg.connect(base_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    yield from fresh_schema(base_dsn)
 
 
 async def _write(dsn: str, batches: list[list[Row]], use_copy: bool) -> list[tuple[Any, ...]]:
